@@ -1,0 +1,72 @@
+"""Real state of a host after the base role."""
+
+ADMIN = "operator1"
+
+
+def test_essential_packages(host):
+    for name in ("curl", "jq", "sudo", "locales", "tzdata", "python3-requests"):
+        assert host.package(name).is_installed, name
+
+
+def test_hostname(host):
+    assert host.check_output("hostname") == "musicsim-pi"
+    assert host.file("/etc/hostname").content_string.strip() == "musicsim-pi"
+
+
+def test_timezone(host):
+    assert host.file("/etc/localtime").linked_to == "/usr/share/zoneinfo/Europe/Paris"
+    assert host.check_output("date +%Z") in ("CET", "CEST")
+
+
+def test_locale_generated_and_default(host):
+    assert "fr_FR.utf8" in host.check_output("locale -a")
+    assert "LANG=fr_FR.UTF-8" in host.file("/etc/default/locale").content_string
+
+
+def test_admin_user_keys_and_sudo(host):
+    user = host.user(ADMIN)
+    assert user.exists and user.shell == "/bin/bash"
+    keys = host.file(f"/home/{ADMIN}/.ssh/authorized_keys")
+    assert keys.user == ADMIN and keys.mode == 0o600
+    assert "throwaway-test-key" in keys.content_string
+    # Passwordless sudo works for real, as the admin user.
+    out = host.run(f"runuser -u {ADMIN} -- sudo -n id -u")
+    assert out.rc == 0, out.stderr
+    assert out.stdout.strip() == "0"
+    # Password login stays locked: key login only.
+    assert host.check_output(f"passwd -S {ADMIN}").split()[1] == "L"
+
+
+def test_time_sync_enabled(host):
+    timesyncd = host.service("systemd-timesyncd")
+    assert timesyncd.is_enabled
+    conf = host.file("/etc/systemd/timesyncd.conf.d/musicsim.conf").content_string
+    assert "NTP=0.debian.pool.ntp.org" in conf
+    # Not asserted: running. systemd itself skips timesyncd inside a container
+    # (ConditionVirtualization=!container); the test host's clock is the
+    # machine's. The unit's configuration is what the role owns.
+
+
+def test_unattended_upgrades(host):
+    assert host.package("unattended-upgrades").is_installed
+    out = host.check_output("apt-config dump APT::Periodic::Unattended-Upgrade")
+    assert '"1"' in out
+    # The distribution's policy the timer runs: security updates included.
+    assert "security" in host.check_output("apt-config dump Unattended-Upgrade::Origins-Pattern")
+    assert host.service("apt-daily-upgrade.timer").is_enabled
+
+
+def test_journald_capped(host):
+    out = host.check_output("systemd-analyze cat-config systemd/journald.conf")
+    assert "SystemMaxUse=64M" in out
+    # journald runs with it: its own report of the cap.
+    assert host.service("systemd-journald").is_running
+
+
+def test_memory_cgroup_in_cmdline(host):
+    line = host.file("/boot/firmware/cmdline.txt").content_string
+    assert line.count("\n") == 1, "cmdline.txt must stay a single line"
+    words = line.split()
+    assert words.count("cgroup_enable=memory") == 1
+    assert words.count("cgroup_memory=1") == 1
+    assert words[0] == "console=serial0,115200"

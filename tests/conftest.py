@@ -1,0 +1,45 @@
+"""Shared fixtures: the project's paths and throwaway Debian 13 containers."""
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_IMAGE = os.environ.get("MUSICSIM_TEST_IMAGE", "musicsim-test/debian13:trixie")
+
+
+def run_playbook(playbook, host, extra_vars_file=None, *args):
+    """Run a playbook against one container through the Docker connection."""
+    cmd = [
+        "ansible-playbook", str(playbook),
+        "-i", f"{host},",
+        "-c", "community.docker.docker",
+        *args,
+    ]
+    if extra_vars_file:
+        cmd += ["-e", f"@{extra_vars_file}"]
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture
+def fresh_host():
+    """A bare Debian 13 container, as a new machine would be; removed after."""
+    name = f"musicsim-pytest-{uuid.uuid4().hex[:8]}"
+    subprocess.run(
+        ["docker", "run", "-d", "--name", name, "--hostname", name, TEST_IMAGE, "sleep", "infinity"],
+        check=True, capture_output=True,
+    )
+    try:
+        yield name
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+def changed_paths(container):
+    """Paths the container's file system gained or changed since it started."""
+    out = subprocess.run(["docker", "diff", container], check=True, capture_output=True, text=True).stdout
+    return [line.split(" ", 1)[1] for line in out.splitlines() if line.strip()]

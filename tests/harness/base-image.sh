@@ -1,0 +1,84 @@
+#!/bin/sh
+# Build the Debian 13 (trixie) systemd image that Molecule test hosts and the
+# demo host run, without any container registry: debootstrap a minimal root
+# file system from the Debian mirror and import it into the local engine.
+#
+# The image carries a label with the hash of this recipe; while the recipe is
+# unchanged an existing image is reused (a build takes about a minute).
+#
+# Usage: base-image.sh [IMAGE]   (default musicsim-test/debian13:trixie)
+set -eu
+
+image=${1:-${MUSICSIM_TEST_IMAGE:-musicsim-test/debian13:trixie}}
+suite=trixie
+# What a fresh Raspberry Pi OS or Ubuntu install has that matters here:
+# Python with its apt bindings (so `--check` previews work), systemd, sudo.
+packages=python3,python3-apt,systemd,systemd-sysv,sudo,ca-certificates,iproute2,procps,dbus
+
+# The mirror comes from this machine's own apt sources, never a fixed name.
+mirror=${MUSICSIM_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*\/debian\)\/*$/\1/p' \
+    /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)}
+if [ -z "$mirror" ]; then
+    mirror=$(sed -n 's/^deb \(http[^ ]*\/debian\)\/* .*/\1/p' /etc/apt/sources.list 2>/dev/null | head -1)
+fi
+if [ -z "$mirror" ]; then
+    echo "base image: no Debian mirror found in /etc/apt; set MUSICSIM_DEBIAN_MIRROR" >&2
+    exit 1
+fi
+
+recipe=$(cat "$0"; echo "$suite $packages $mirror")
+hash=$(printf '%s' "$recipe" | sha256sum | cut -c1-16)
+
+current=$(docker image inspect --format '{{index .Config.Labels "org.musicsim.recipe"}}' "$image" 2>/dev/null || true)
+if [ "$current" = "$hash" ]; then
+    echo "base image: $image is up to date (recipe $hash)"
+    exit 0
+fi
+
+if ! command -v debootstrap >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+fi
+
+start=$(date +%s)
+root=$(mktemp -d /var/tmp/musicsim-rootfs.XXXXXX)
+trap 'rm -rf "$root"' EXIT
+
+echo "base image: debootstrap $suite from $mirror"
+debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >"$root.log" 2>&1 || {
+    tail -30 "$root.log" >&2
+    exit 1
+}
+rm -f "$root.log"
+
+# The same sources a Debian 13 machine has, security updates included, so the
+# roles' unattended-upgrades configuration has something real to point at.
+security=$(printf '%s' "$mirror" | sed 's|/debian$|/debian-security|')
+rm -f "$root/etc/apt/sources.list"
+cat >"$root/etc/apt/sources.list.d/debian.sources" <<SOURCES
+Types: deb
+URIs: $mirror
+Suites: $suite $suite-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $security
+Suites: $suite-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+
+# Keep the image small: no apt lists or caches; hosts run apt-get update.
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
+# systemd units that cannot work in a container only add noise and delay.
+for unit in getty.target console-getty.service systemd-firstboot.service; do
+    ln -sf /dev/null "$root/etc/systemd/system/$unit"
+done
+: >"$root/etc/machine-id"
+
+tar -C "$root" -c . | docker import \
+    -c 'CMD ["/lib/systemd/systemd"]' \
+    -c 'ENV container=docker' \
+    -c "LABEL org.musicsim.recipe=$hash" \
+    - "$image" >/dev/null
+echo "base image: built $image (recipe $hash) in $(($(date +%s) - start)) s"

@@ -1,0 +1,19 @@
+#!/bin/bash
+# Run one stage of the tests, time it, and record the result.
+#   stage.sh NAME COMMAND [ARG...]
+# Appends "NAME<TAB>pass|fail<TAB>SECONDS" to $MUSICSIM_STAGES (default
+# .cache/stages.tsv); summary.sh prints the table. Exits with the command's code.
+set -u
+name=$1
+shift
+stages=${MUSICSIM_STAGES:-.cache/stages.tsv}
+mkdir -p "$(dirname "$stages")"
+echo "=== $name: $*"
+start=$(date +%s)
+"$@"
+rc=$?
+seconds=$(($(date +%s) - start))
+if [ "$rc" -eq 0 ]; then result=pass; else result=fail; fi
+printf '%s\t%s\t%s\n' "$name" "$result" "$seconds" >>"$stages"
+echo "=== $name: $result in ${seconds} s"
+exit "$rc"

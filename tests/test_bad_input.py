@@ -1,0 +1,79 @@
+"""Bad input fails early: before any change, naming the variable at fault.
+
+Each case applies a role with one wrong value to a bare container and checks
+that the play fails, that the failure names the variable, that nothing
+changed (in the play's recap and in the container's file system), and, as a
+control, that the same role with good values passes that point.
+"""
+
+import re
+
+import pytest
+import yaml
+
+from conftest import ROOT, changed_paths, run_playbook
+
+PLAYBOOK = ROOT / "tests/playbooks/apply-role.yml"
+GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDGw/d59rSgZvp3QaKPF1rqOwvSI1Jj1Jwy1jRA4OpoN throwaway-test-key"
+GOOD = {
+    "base": {"base_admin_ssh_keys": [GOOD_KEY], "base_timezone": "Europe/Paris"},
+    "docker": {},
+}
+
+CASES = [
+    # (id, role, bad values, text the failure must contain)
+    ("unknown-docker-source", "docker", {"docker_source": "podman"}, "docker_source"),
+    ("docker-proxy-not-a-url", "docker", {"docker_proxy_http": "proxy.lan:3128"}, "docker_proxy_http"),
+    ("docker-pool-not-a-network", "docker", {"docker_address_pools": [{"base": "lan", "size": 24}]},
+     "docker_address_pools"),
+    ("docker-user-missing", "docker", {"docker_users": ["nobody-here"]}, "docker_users"),
+    ("malformed-timezone", "base", {"base_timezone": "Paris, France"}, "base_timezone"),
+    ("missing-admin-key", "base", {"base_admin_ssh_keys": []}, "base_admin_ssh_keys"),
+    ("undefined-admin-key", "base", {"base_admin_ssh_keys": None}, "base_admin_ssh_keys"),
+    ("admin-key-not-a-key", "base", {"base_admin_ssh_keys": ["my laptop key"]}, "base_admin_ssh_keys"),
+    ("root-as-admin", "base", {"base_admin_user": "root"}, "base_admin_user"),
+    ("sudo-password-without-hash", "base", {"base_admin_passwordless_sudo": False}, "base_admin_password_hash"),
+    ("unknown-ntp-client", "base", {"base_ntp_client": "ntpd"}, "base_ntp_client"),
+    ("malformed-locale", "base", {"base_locale": "french"}, "base_locale"),
+]
+
+
+def _recap(output):
+    match = re.search(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output)
+    assert match, output[-2000:]
+    return {k: int(v) for k, v in zip(("ok", "changed", "unreachable", "failed"), match.groups())}
+
+
+def _vars_file(tmp_path, role, values):
+    merged = {"role_under_test": role, **GOOD[role]}
+    for key, value in values.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    path = tmp_path / "vars.yml"
+    path.write_text(yaml.safe_dump(merged))
+    return path
+
+
+@pytest.mark.parametrize("role,values,needle", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_value_fails_before_any_change(fresh_host, tmp_path, role, values, needle):
+    result = run_playbook(PLAYBOOK, fresh_host, _vars_file(tmp_path, role, values))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    failure = output[output.find("fatal:"):] if "fatal:" in output else output
+    assert needle in failure, failure[-3000:]
+    recap = _recap(output)
+    assert recap["failed"] == 1 and recap["changed"] == 0, recap
+    # Only Ansible's own temporary files: no package, user or config file.
+    touched = [p for p in changed_paths(fresh_host) if not p.startswith(("/root", "/tmp"))]
+    assert touched == [], touched
+
+
+@pytest.mark.parametrize("role", sorted(GOOD))
+def test_good_values_pass_preflight(fresh_host, tmp_path, role):
+    """The control: the same harness with good values gets past the checks."""
+    result = run_playbook(PLAYBOOK, fresh_host, _vars_file(tmp_path, role, {}), "--tags", "preflight")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert _recap(output)["changed"] == 0

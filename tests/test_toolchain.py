@@ -1,0 +1,58 @@
+"""The installed toolchain matches what the project declares."""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import yaml
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _installed_collections():
+    out = subprocess.run(["ansible-galaxy", "collection", "list", "--format", "json"],
+                         check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    found = {}
+    for collections in json.loads(out).values():
+        for name, info in collections.items():
+            found.setdefault(name, info["version"])
+    return found
+
+
+def test_installed_collections_satisfy_requirements():
+    wanted = yaml.safe_load((ROOT / "requirements.yml").read_text())["collections"]
+    installed = _installed_collections()
+    for item in wanted:
+        assert item["name"] in installed, f"{item['name']} is not installed"
+        version = Version(installed[item["name"]])
+        spec = SpecifierSet(item["version"].replace(" ", ""))
+        assert version in spec, f"{item['name']} {version} does not satisfy {spec}"
+
+
+def test_every_collection_used_is_declared():
+    """A module from a collection missing in requirements.yml fails here."""
+    declared = {c["name"] for c in yaml.safe_load((ROOT / "requirements.yml").read_text())["collections"]}
+    declared.add("ansible.builtin")
+    used = set()
+    fqcn = re.compile(r"^\s*(?:- )?([a-z_]+\.[a-z_]+)\.[a-z_0-9]+:", re.MULTILINE)
+    for path in list(ROOT.glob("roles/*/**/*.yml")) + list(ROOT.glob("playbooks/*.yml")) + \
+            list(ROOT.glob("molecule/*/*.yml")) + list(ROOT.glob("tests/**/*.yml")) + [ROOT / "site.yml"]:
+        used.update(fqcn.findall(path.read_text()))
+    assert used, "no module found: the pattern is wrong"
+    assert used <= declared, f"not in requirements.yml: {sorted(used - declared)}"
+
+
+def test_python_requirements_are_pinned_and_installed():
+    from importlib.metadata import version
+
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        assert "==" in line, f"not pinned: {line}"
+        name, pinned = line.split("==")
+        name = name.split("[")[0]
+        assert version(name) == pinned, f"{name}: installed {version(name)}, pinned {pinned}"
