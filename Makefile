@@ -45,7 +45,7 @@ image: engine
 
 # --- Tests -------------------------------------------------------------------
 STAGE := tests/harness/stage.sh
-export MUSICSIM_STAGES := $(CURDIR)/.cache/stages.tsv
+export MUSICSIM_STAGES ?= $(CURDIR)/.cache/stages.tsv
 
 lint: venv
 	$(STAGE) yamllint yamllint --strict .
@@ -59,8 +59,9 @@ molecule: venv image
 	tests/harness/run-scenarios.sh $(SCENARIOS)
 
 # Every layer runs even when an earlier one fails, then the table of stages.
+KEEP_STAGES ?= 0
 test:
-	@rm -f $(MUSICSIM_STAGES)
+	@[ "$(KEEP_STAGES)" = 1 ] || rm -f $(MUSICSIM_STAGES)
 	@rc=0; $(MAKE) --no-print-directory -k lint unit molecule || rc=1; \
 	  tests/harness/summary.sh || rc=1; exit $$rc
 

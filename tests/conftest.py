@@ -39,6 +39,13 @@ def fresh_host():
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
 
 
+@pytest.fixture
+def installed_host(fresh_host):
+    """A bare container with apt lists, like a freshly installed machine."""
+    subprocess.run(["docker", "exec", fresh_host, "apt-get", "update", "-qq"], check=True, capture_output=True)
+    return fresh_host
+
+
 def changed_paths(container):
     """Paths the container's file system gained or changed since it started."""
     out = subprocess.run(["docker", "diff", container], check=True, capture_output=True, text=True).stdout

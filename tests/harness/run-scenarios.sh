@@ -12,7 +12,12 @@ for scenario in "$@"; do
     ok=1
     molecule destroy -s "$scenario" >/dev/null 2>&1
     for step in create prepare converge idempotence check verify; do
-        if ! "$here/stage.sh" "$scenario:$step" molecule "$step" -s "$scenario"; then
+        if [ "$step" = check ]; then
+            cmd=("$here/check-mode.sh" "$scenario")
+        else
+            cmd=(molecule "$step" -s "$scenario")
+        fi
+        if ! "$here/stage.sh" "$scenario:$step" "${cmd[@]}"; then
             ok=0
             break
         fi
