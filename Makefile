@@ -20,13 +20,14 @@ SITE_SCENARIOS := site
 ROLE_SCENARIOS := $(filter-out $(SITE_SCENARIOS),$(notdir $(patsubst %/,%,$(dir $(wildcard molecule/*/molecule.yml)))))
 SCENARIOS ?= $(ROLE_SCENARIOS) $(SITE_SCENARIOS)
 
-.PHONY: help venv engine image lint unit molecule test demo demo-destroy clean
+.PHONY: help venv engine image images lint unit molecule test demo demo-destroy clean
 
 help:
 	@echo "make demo          converge site.yml on a local Debian 13 container (inventories/local)"
 	@echo "make demo-destroy  remove the demo container"
 	@echo "make test          lint + pytest + every Molecule scenario"
 	@echo "make lint | unit | molecule [SCENARIOS='base docker']   one layer of the tests"
+	@echo "make images        build the service images the tests use (tests/images/)"
 
 # --- Set-up ------------------------------------------------------------------
 venv: $(VENV)/.installed
@@ -41,7 +42,12 @@ engine:
 	tests/harness/docker-engine.sh
 
 image: engine
-	tests/harness/base-image.sh
+	tests/harness/base-image.sh host
+
+# The service images tests run instead of the official ones (tests/images/).
+images: venv engine
+	tests/harness/base-image.sh service
+	tests/harness/build_images.py
 
 # --- Tests -------------------------------------------------------------------
 STAGE := tests/harness/stage.sh
@@ -55,7 +61,7 @@ lint: venv
 unit: venv image
 	$(STAGE) pytest pytest -q tests
 
-molecule: venv image
+molecule: venv image images
 	tests/harness/run-scenarios.sh $(SCENARIOS)
 
 # Every layer runs even when an earlier one fails, then the table of stages.

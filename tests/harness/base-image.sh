@@ -1,19 +1,38 @@
 #!/bin/sh
-# Build the Debian 13 (trixie) systemd image that Molecule test hosts and the
-# demo host run, without any container registry: debootstrap a minimal root
-# file system from the Debian mirror and import it into the local engine.
+# Build a Debian 13 (trixie) base image without any container registry:
+# debootstrap a minimal root file system from the Debian mirror and import it
+# into the local engine. Two flavours:
+#   host     the systemd image that Molecule test hosts and the demo host run
+#            (musicsim-test/debian13:trixie)
+#   service  the slim base, no init system, that every service image under
+#            tests/images/ is built on (musicsim-test/service-base:trixie)
 #
 # The image carries a label with the hash of this recipe; while the recipe is
 # unchanged an existing image is reused (a build takes about a minute).
 #
-# Usage: base-image.sh [IMAGE]   (default musicsim-test/debian13:trixie)
+# Usage: base-image.sh [host|service]
 set -eu
 
-image=${1:-${MUSICSIM_TEST_IMAGE:-musicsim-test/debian13:trixie}}
+flavour=${1:-host}
 suite=trixie
-# What a fresh Raspberry Pi OS or Ubuntu install has that matters here:
-# Python with its apt bindings (so `--check` previews work), systemd, sudo.
-packages=python3,python3-apt,systemd,systemd-sysv,sudo,ca-certificates,iproute2,procps,dbus
+case "$flavour" in
+host)
+    image=${MUSICSIM_TEST_IMAGE:-musicsim-test/debian13:trixie}
+    # What a fresh Raspberry Pi OS or Ubuntu install has that matters here:
+    # Python with its apt bindings (so `--check` previews work), systemd, sudo.
+    packages=python3,python3-apt,systemd,systemd-sysv,sudo,ca-certificates,iproute2,procps,dbus
+    ;;
+service)
+    image=musicsim-test/service-base:trixie
+    # Python is in the base because most service images need it, and a layer
+    # shared by all of them is loaded into a test host only once.
+    packages=python3,ca-certificates
+    ;;
+*)
+    echo "usage: $0 [host|service]" >&2
+    exit 2
+    ;;
+esac
 
 # The mirror comes from this machine's own apt sources, never a fixed name.
 mirror=${MUSICSIM_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*\/debian\)\/*$/\1/p' \
@@ -26,7 +45,10 @@ if [ -z "$mirror" ]; then
     exit 1
 fi
 
-recipe=$(cat "$0"; echo "$suite $packages $mirror")
+# The build machine's CA bundle goes into service images: PyPI and npm are
+# reached through a TLS-intercepting proxy on some networks (this one too).
+ca_bundle=/etc/ssl/certs/ca-certificates.crt
+recipe=$(cat "$0"; echo "$flavour $suite $packages $mirror"; [ "$flavour" = host ] || cat "$ca_bundle")
 hash=$(printf '%s' "$recipe" | sha256sum | cut -c1-16)
 
 current=$(docker image inspect --format '{{index .Config.Labels "org.musicsim.recipe"}}' "$image" 2>/dev/null || true)
@@ -43,7 +65,7 @@ start=$(date +%s)
 root=$(mktemp -d /var/tmp/musicsim-rootfs.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 
-echo "base image: debootstrap $suite from $mirror"
+echo "base image: debootstrap $flavour $suite from $mirror"
 debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >"$root.log" 2>&1 || {
     tail -30 "$root.log" >&2
     exit 1
@@ -70,15 +92,38 @@ SOURCES
 
 # Keep the image small: no apt lists or caches; hosts run apt-get update.
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
-# systemd units that cannot work in a container only add noise and delay.
-for unit in getty.target console-getty.service systemd-firstboot.service; do
-    ln -sf /dev/null "$root/etc/systemd/system/$unit"
-done
-: >"$root/etc/machine-id"
+
+if [ "$flavour" = host ]; then
+    # systemd units that cannot work in a container only add noise and delay.
+    for unit in getty.target console-getty.service systemd-firstboot.service; do
+        ln -sf /dev/null "$root/etc/systemd/system/$unit"
+    done
+    : >"$root/etc/machine-id"
+    cmd='CMD ["/lib/systemd/systemd"]'
+    env='ENV container=docker'
+else
+    # Packages installed by image builds must not try to start services.
+    printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+    chmod 0755 "$root/usr/sbin/policy-rc.d"
+    # No documentation or translations in service images, now or later.
+    rm -rf "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/*
+    cat >"$root/etc/dpkg/dpkg.cfg.d/01-slim" <<'SLIM'
+path-exclude=/usr/share/doc/*
+path-exclude=/usr/share/man/*
+path-exclude=/usr/share/info/*
+path-exclude=/usr/share/locale/*
+SLIM
+    cp "$ca_bundle" "$root/usr/local/share/ca-certificates/build-host-bundle.crt"
+    # (rehash warns that a bundle is not one certificate; the bundle file is
+    # what OpenSSL reads, so the warning is expected and silenced.)
+    chroot "$root" update-ca-certificates >/dev/null 2>&1
+    cmd='CMD ["/bin/bash"]'
+    env='ENV LANG=C.UTF-8'
+fi
 
 tar -C "$root" -c . | docker import \
-    -c 'CMD ["/lib/systemd/systemd"]' \
-    -c 'ENV container=docker' \
+    -c "$cmd" \
+    -c "$env" \
     -c "LABEL org.musicsim.recipe=$hash" \
     - "$image" >/dev/null
 echo "base image: built $image (recipe $hash) in $(($(date +%s) - start)) s"

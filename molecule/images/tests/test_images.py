@@ -1,0 +1,240 @@
+"""Each service image, started by its compose file, is healthy and does one
+real thing: the operation its stack relies on."""
+
+import json
+import pathlib
+import shlex
+import time
+
+import pytest
+import yaml
+
+MANIFEST = pathlib.Path(__file__).resolve().parents[3] / "tests" / "images" / "images.yml"
+# Every image in the manifest runs as check-NAME (see checks/NAME/compose.yml).
+CONTAINERS = [f"check-{name}" for name in yaml.safe_load(MANIFEST.read_text())["images"]]
+
+
+def fetch(host, container, url, data=None):
+    """GET (or POST data) with the image's own wget, as its health check does."""
+    cmd = ["docker", "exec", container, "wget", "-qO-"]
+    if data is not None:
+        cmd += ["--header=Content-Type: application/json", f"--post-data={data}"]
+    return host.check_output(" ".join(f"'{part}'" for part in cmd + [url]))
+
+
+@pytest.mark.parametrize("container", CONTAINERS, ids=CONTAINERS)
+def test_health_check_passes(host, container):
+    state = json.loads(host.check_output(f"docker inspect --format '{{{{json .State}}}}' {container}"))
+    assert state["Running"]
+    assert state["Health"]["Status"] == "healthy", state["Health"]["Log"][-1:]
+
+
+def test_memory_limit_applied(host):
+    # Every service has a limit, none above 1 GiB: the whole site fits a 4 GB Pi.
+    for container in CONTAINERS:
+        limit = int(host.check_output(f"docker inspect --format '{{{{.HostConfig.Memory}}}}' {container}"))
+        assert 0 < limit <= 2**30, container
+
+
+def test_postgres_ran_initdb_and_answers_over_tcp(host):
+    # Password login over TCP, as megapi connects; the row came from initdb.d.
+    out = host.check_output(
+        "docker exec -e PGPASSWORD=throwaway-test-password check-postgres "
+        "psql -h 127.0.0.1 -U megapi -d music -tAc 'SELECT note FROM probe'"
+    )
+    assert out == "written by initdb.d"
+
+
+def test_postgres_refuses_a_wrong_password(host):
+    result = host.run(
+        "docker exec -e PGPASSWORD=wrong check-postgres "
+        "psql -h 127.0.0.1 -U megapi -d music -tAc 'SELECT 1'"
+    )
+    assert result.rc != 0
+    assert "password authentication failed" in result.stderr
+
+
+def test_mariadb_user_reads_its_database_over_tcp(host):
+    out = host.check_output(
+        "docker exec check-mariadb mariadb -h 127.0.0.1 -u mlflow "
+        "-pthrowaway-test-password mlflow -N -e 'SELECT note FROM probe'"
+    )
+    assert out == "written by initdb.d"
+
+
+def test_mariadb_user_has_no_other_database(host):
+    result = host.run(
+        "docker exec check-mariadb mariadb -h 127.0.0.1 -u mlflow "
+        "-pthrowaway-test-password -N -e 'CREATE DATABASE intruder'"
+    )
+    assert result.rc != 0
+    assert "Access denied" in result.stderr
+
+
+def query(host, promql):
+    body = fetch(host, "check-prometheus", f"http://127.0.0.1:9090/api/v1/query?query={promql}")
+    return {r["metric"]["job"]: r["value"][1] for r in json.loads(body)["data"]["result"]}
+
+
+def test_prometheus_scrapes_every_exporter(host):
+    # node-exporter, postgres-exporter (which reaches Postgres: pg_up) and a
+    # blackbox probe, each scraped for real.
+    deadline = time.time() + 60
+    while True:
+        up = query(host, "up")
+        ok = up == {"prometheus": "1", "node": "1", "postgres": "1", "blackbox-http": "1"}
+        if ok or time.time() > deadline:
+            break
+        time.sleep(3)
+    assert ok, up
+    assert query(host, "pg_up") == {"postgres": "1"}
+    assert query(host, "probe_success") == {"blackbox-http": "1"}
+    assert float(query(host, "node_memory_MemTotal_bytes")["node"]) > 0
+
+
+def test_prometheus_reloads_its_configuration(host):
+    # --web.enable-lifecycle: the monitoring role reloads rather than restarts.
+    fetch(host, "check-prometheus", "http://127.0.0.1:9090/-/reload", data="")
+    metrics = fetch(host, "check-prometheus", "http://127.0.0.1:9090/metrics")
+    assert "prometheus_config_last_reload_successful 1" in metrics
+
+
+def test_alertmanager_accepts_and_lists_an_alert(host):
+    alert = json.dumps([{"labels": {"alertname": "ImageCheck", "severity": "info"}}])
+    fetch(host, "check-alertmanager", "http://127.0.0.1:9093/api/v2/alerts", data=alert)
+    alerts = json.loads(fetch(host, "check-alertmanager", "http://127.0.0.1:9093/api/v2/alerts"))
+    assert [a["labels"]["alertname"] for a in alerts] == ["ImageCheck"]
+    receivers = [r["name"] for r in alerts[0]["receivers"]]
+    assert receivers == ["discord"]
+
+
+def python_http(host, container, url, data=None, headers=None, method=None):
+    """An HTTP request made with Python inside a container that has no wget."""
+    script = (
+        "import sys, urllib.request; "
+        f"r = urllib.request.Request({url!r}, data={data!r}, headers={headers or {}!r}, method={method!r}); "
+        "sys.stdout.write(urllib.request.urlopen(r).read().decode())"
+    )
+    return host.check_output(f"docker exec {container} python3 -c {shlex.quote(script)}")
+
+
+def megapi_token(host):
+    body = python_http(
+        host, "check-megapi", "http://127.0.0.1:8000/auth/token",
+        data=b"username=admin&password=throwaway-admin-password",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    return json.loads(body)["access_token"]
+
+
+def test_megapi_created_its_admin_in_postgres(host):
+    out = host.check_output(
+        "docker exec check-postgres psql -U megapi -d music -tAc "
+        "\"SELECT email FROM users WHERE username = 'admin' AND is_admin\""
+    )
+    assert out == "admin@music-sim.test"
+
+
+def test_megapi_login_and_metrics(host):
+    token = megapi_token(host)
+    me = python_http(host, "check-megapi", "http://127.0.0.1:8000/users/me",
+                     headers={"Authorization": f"Bearer {token}"})
+    assert json.loads(me)["username"] == "admin"
+    metrics = python_http(host, "check-megapi", "http://127.0.0.1:8000/metrics")
+    assert 'http_requests_total{handler="/auth/token"' in metrics
+
+
+def test_web_serves_its_page_with_the_api_address(host):
+    page = python_http(host, "check-web", "http://127.0.0.1:3000/")
+    assert "<title>music-sim</title>" in page
+    assert 'data-api-base-url="https://api.music-sim.test"' in page
+
+
+def test_mlflow_keeps_experiments_in_mariadb(host):
+    created = python_http(
+        host, "check-mlflow", "http://mlflow:5000/api/2.0/mlflow/experiments/create",
+        data=json.dumps({"name": "image-check"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    experiment_id = json.loads(created)["experiment_id"]
+    out = host.check_output(
+        "docker exec check-mariadb mariadb -u mlflow -pthrowaway-test-password mlflow -N -e "
+        f"\"SELECT name FROM experiments WHERE experiment_id = {int(experiment_id)}\""
+    )
+    assert out == "image-check"
+
+
+def test_locust_swarms_the_api(host):
+    python_http(host, "check-locust", "http://127.0.0.1:8089/swarm",
+                data=b"user_count=2&spawn_rate=2",
+                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        deadline = time.time() + 60
+        while True:
+            stats = json.loads(python_http(host, "check-locust", "http://127.0.0.1:8089/stats/requests"))
+            rows = {row["name"]: row for row in stats["stats"]}
+            done = rows.get("/users/me", {}).get("num_requests", 0) >= 5
+            if done or time.time() > deadline:
+                break
+            time.sleep(2)
+        assert done, rows
+        assert stats["total_fail_per_sec"] == 0 and stats["fail_ratio"] == 0, stats["errors"]
+    finally:
+        python_http(host, "check-locust", "http://127.0.0.1:8089/stop", data=b"")
+
+
+S3_CLIENT = (
+    "from minio import Minio; "
+    "c = Minio('minio:9000', access_key={key!r}, secret_key={secret!r}, secure=False); "
+)
+
+
+def s3(host, code, key="throwaway", secret="throwaway-s3-secret"):
+    """Run S3 client code (the MinIO SDK, as megapi uses it) in check-megapi."""
+    script = S3_CLIENT.format(key=key, secret=secret) + code
+    return host.run(f"docker exec check-megapi python3 -c {shlex.quote(script)}")
+
+
+def make_bucket(host, name):
+    result = s3(host, f"c.bucket_exists({name!r}) or c.make_bucket({name!r})")
+    assert result.rc == 0, result.stderr
+
+
+def test_s3_refuses_wrong_and_missing_credentials(host):
+    wrong = s3(host, "c.list_buckets()", secret="not-the-password")
+    assert wrong.rc != 0 and "SignatureDoesNotMatch" in wrong.stderr
+    unknown = s3(host, "c.list_buckets()", key="nobody")
+    assert unknown.rc != 0 and "InvalidAccessKeyId" in unknown.stderr
+    anonymous = host.run(
+        "docker exec check-megapi python3 -c "
+        + shlex.quote("import urllib.request; urllib.request.urlopen('http://minio:9000/')")
+    )
+    assert anonymous.rc != 0 and "403" in anonymous.stderr
+
+
+def test_s3_health_and_console_answer(host):
+    for url in ("http://minio:9000/minio/health/live", "http://minio:9000/minio/health/ready",
+                "http://minio:9001/"):
+        python_http(host, "check-megapi", url)
+
+
+def test_megapi_round_trips_an_object_kept_on_disk(host):
+    make_bucket(host, "music")
+    auth = {"Authorization": f"Bearer {megapi_token(host)}"}
+    python_http(host, "check-megapi", "http://127.0.0.1:8000/fixture/objects/track-001.mp3",
+                data=b"ID3 not really a song", headers=auth, method="PUT")
+    body = python_http(host, "check-megapi", "http://127.0.0.1:8000/fixture/objects/track-001.mp3",
+                       headers=auth)
+    assert body == "ID3 not really a song"
+    # The object is a file in the data volume: what a backup of it copies.
+    files = host.check_output("docker exec check-minio find /data/music -type f")
+    assert "/data/music/track-001.mp3._S3rver_object" in files.split()
+
+
+def test_mlflow_serves_artifacts_from_s3(host):
+    make_bucket(host, "mlflow")
+    url = "http://mlflow:5000/api/2.0/mlflow-artifacts/artifacts/image-check/model.txt"
+    python_http(host, "check-mlflow", url, data=b"weights", method="PUT")
+    assert python_http(host, "check-mlflow", url) == "weights"
+    files = host.check_output("docker exec check-minio find /data/mlflow -type f")
+    assert "/data/mlflow/image-check/model.txt._S3rver_object" in files.split()

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Build the service images the tests run, without any container registry.
+
+Every image listed in tests/images/images.yml is built from its folder on the
+slim Debian 13 base (tests/harness/base-image.sh service). An image carries a
+label with the hash of its recipe (the folder's files and the base image's
+ID); while the recipe is unchanged the existing image is kept.
+
+    build_images.py [NAME...]     build these (default: every image)
+
+Prints, per image, whether it was built or kept, how long it took and its
+size; exits non-zero when a build fails (after trying the others).
+"""
+
+import hashlib
+import pathlib
+import subprocess
+import sys
+import time
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+IMAGES_DIR = ROOT / "tests" / "images"
+BASE_IMAGE = "musicsim-test/service-base:trixie"
+LABEL = "org.musicsim.recipe"
+
+
+def load_manifest():
+    """Return the images.yml entries, keyed by name."""
+    with open(IMAGES_DIR / "images.yml", encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["images"]
+
+
+def docker(*args, check=True):
+    """Run the docker client; return its stripped standard output."""
+    result = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, check=False
+    )
+    if check and result.returncode != 0:
+        raise RuntimeError(result.stdout + result.stderr)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def recipe_hash(context, base_id):
+    """Hash of every file in the build folder (path, mode and content)."""
+    digest = hashlib.sha256(base_id.encode())
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(context)).encode())
+        digest.update(oct(path.stat().st_mode & 0o777).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def build(name, entry, base_id):
+    """Build one image unless its recipe is unchanged; return a report line."""
+    context = IMAGES_DIR / name
+    tag = entry["tag"]
+    wanted = recipe_hash(context, base_id)
+    current = docker(
+        "image", "inspect", "--format",
+        "{{ index .Config.Labels \"%s\" }}" % LABEL, tag, check=False,
+    )
+    start = time.monotonic()
+    if current == wanted:
+        action = "kept"
+    else:
+        docker("build", "--quiet", "--label", f"{LABEL}={wanted}",
+               "--tag", tag, str(context))
+        action = "built"
+    seconds = time.monotonic() - start
+    size = int(docker("image", "inspect", "--format", "{{ .Size }}", tag))
+    return f"{tag:<42} {action:<6} {seconds:6.0f} s {size / 1e6:7.0f} MB"
+
+
+def main(argv):
+    manifest = load_manifest()
+    names = argv or list(manifest)
+    unknown = [name for name in names if name not in manifest]
+    if unknown:
+        print(f"unknown image(s): {', '.join(unknown)}; "
+              f"known: {', '.join(manifest)}", file=sys.stderr)
+        return 2
+    base_id = docker("image", "inspect", "--format", "{{ .Id }}", BASE_IMAGE,
+                     check=False)
+    if not base_id:
+        print(f"{BASE_IMAGE} is missing: run tests/harness/base-image.sh service",
+              file=sys.stderr)
+        return 1
+    failed = []
+    for name in names:
+        try:
+            print(build(name, manifest[name], base_id), flush=True)
+        except RuntimeError as error:
+            print(f"{manifest[name]['tag']}: build failed\n{error}", file=sys.stderr)
+            failed.append(name)
+    if failed:
+        print(f"images that failed to build: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,123 @@
+'use strict';
+// MinIO's contract, as far as the stacks use it, around the s3rver S3 server:
+// - `server DIR [--address HOST:PORT] [--console-address HOST:PORT]`;
+// - credentials MINIO_ROOT_USER / MINIO_ROOT_PASSWORD: every S3 request must
+//   carry an AWS signature v4 Authorization header made with them (s3rver
+//   alone checks only the key ID, so the signature is verified here); the
+//   payload hash is taken as declared, not recomputed;
+// - objects kept on disk under DIR, so a backup of the volume is real;
+// - GET /minio/health/live and /minio/health/ready (200 once serving);
+// - a console address that answers HTTP (a page, not MinIO's console).
+// Anything else MinIO has (its console, admin API, IAM, policies) is absent.
+
+const crypto = require('crypto');
+const http = require('http');
+const S3rver = require('s3rver');
+const { DUMMY_ACCOUNT } = require('s3rver/lib/models/account');
+
+function parseArgs(argv) {
+  const [command, ...rest] = argv;
+  if (command !== 'server') {
+    throw new Error(`usage: minio server DIR [--address :9000] [--console-address :9001]`);
+  }
+  const options = { address: ':9000', consoleAddress: ':9001', directory: null };
+  for (let i = 0; i < rest.length; i += 1) {
+    const arg = rest[i];
+    const [flag, inline] = arg.split('=', 2);
+    const value = () => (inline !== undefined ? inline : rest[++i]);
+    if (flag === '--address') options.address = value();
+    else if (flag === '--console-address') options.consoleAddress = value();
+    else if (!arg.startsWith('-') && options.directory === null) options.directory = arg;
+    else throw new Error(`minio server: ${arg} is not supported by the S3 stand-in`);
+  }
+  if (options.directory === null) throw new Error('minio server: no data directory');
+  return options;
+}
+
+const hmac = (key, data) => crypto.createHmac('sha256', key).update(data).digest();
+const sha256 = (data) => crypto.createHash('sha256').update(data).digest('hex');
+// RFC 3986 encoding, as signature v4 wants it.
+const uriEncode = (text) => encodeURIComponent(text).replace(/[!'()*]/g,
+  (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+// Returns null when the request is signed with the root credentials, else
+// the S3 error code to answer with.
+function signatureError(req, user, password) {
+  const auth = req.headers.authorization || '';
+  const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+  if (!match) return 'AccessDenied';
+  const [, keyId, date, region, signedHeaders, signature] = match;
+  if (keyId !== user) return 'InvalidAccessKeyId';
+  const [path, query = ''] = req.url.split('?', 2);
+  const canonicalQuery = query.split('&').filter(Boolean)
+    .map((pair) => pair.split('=', 2).map((part) => uriEncode(decodeURIComponent((part || '').replace(/\+/g, '%20')))))
+    .sort(([a, x], [b, y]) => (a === b ? (x < y ? -1 : 1) : (a < b ? -1 : 1)))
+    .map(([key, value = '']) => `${key}=${value}`).join('&');
+  const names = signedHeaders.split(';');
+  const headers = names.map((name) => `${name}:${String(req.headers[name] || '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  const canonical = [req.method, path, canonicalQuery, headers, signedHeaders,
+    req.headers['x-amz-content-sha256'] || 'UNSIGNED-PAYLOAD'].join('\n');
+  const scope = `${date}/${region}/s3/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', req.headers['x-amz-date'], scope, sha256(canonical)].join('\n');
+  let key = hmac(`AWS4${password}`, date);
+  for (const part of [region, 's3', 'aws4_request']) key = hmac(key, part);
+  const expected = hmac(key, toSign).toString('hex');
+  const ok = crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(signature));
+  return ok ? null : 'SignatureDoesNotMatch';
+}
+
+function s3Error(res, code) {
+  res.writeHead(403, { 'Content-Type': 'application/xml' });
+  res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${code}</Message></Error>`);
+}
+
+function hostPort(address) {
+  const at = address.lastIndexOf(':');
+  return { host: address.slice(0, at) || '0.0.0.0', port: Number(address.slice(at + 1)) };
+}
+
+function main() {
+  const options = parseArgs(process.argv.slice(2));
+  const user = process.env.MINIO_ROOT_USER;
+  const password = process.env.MINIO_ROOT_PASSWORD;
+  if (!user || !password || password.length < 8) {
+    throw new Error('MINIO_ROOT_USER and MINIO_ROOT_PASSWORD (8 characters or more) are required');
+  }
+  // Only the root credentials open the store, as on a fresh MinIO.
+  DUMMY_ACCOUNT.revokeAccessKey('S3RVER');
+  DUMMY_ACCOUNT.createKeyPair(user, password);
+
+  const s3 = new S3rver({ directory: options.directory, silent: true, vhostBuckets: false });
+  const handle = s3.callback();
+  const api = http.createServer((req, res) => {
+    if (req.url === '/minio/health/live' || req.url === '/minio/health/ready') {
+      res.writeHead(200).end();
+      return;
+    }
+    const error = signatureError(req, user, password);
+    if (error) {
+      s3Error(res, error);
+      return;
+    }
+    handle(req, res);
+  });
+  const consoleServer = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end('<!DOCTYPE html><title>S3 console</title><p>S3 stand-in: no console.</p>');
+  });
+  const apiAt = hostPort(options.address);
+  const consoleAt = hostPort(options.consoleAddress);
+  api.listen(apiAt.port, apiAt.host);
+  consoleServer.listen(consoleAt.port, consoleAt.host);
+  process.stdout.write(`S3 API on ${options.address}, console on ${options.consoleAddress}, data in ${options.directory}\n`);
+  const stop = () => { api.close(); consoleServer.close(); process.exit(0); };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+try {
+  main();
+} catch (error) {
+  process.stderr.write(`${error.message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,53 @@
+"""The service image manifest, its build folders, checks and documentation
+agree: an image cannot be added without a recipe, a check and a row in the
+table of what it proves."""
+
+import pathlib
+import re
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+IMAGES = ROOT / "tests" / "images"
+CHECKS = ROOT / "molecule" / "images" / "checks"
+MANIFEST = yaml.safe_load((IMAGES / "images.yml").read_text())["images"]
+KINDS = {"real", "fixture", "stand-in"}
+
+
+@pytest.mark.parametrize("name", MANIFEST)
+def test_entry_is_complete(name):
+    entry = MANIFEST[name]
+    assert set(entry) == {"tag", "official", "kind"}, name
+    assert entry["kind"] in KINDS, name
+    # Local tags only, each pinned: never a registry name, never latest.
+    assert re.fullmatch(r"musicsim-test/[a-z0-9-]+:[0-9][\w.-]*", entry["tag"]), entry["tag"]
+
+
+@pytest.mark.parametrize("name", MANIFEST)
+def test_built_on_the_service_base(name):
+    dockerfile = (IMAGES / name / "Dockerfile").read_text()
+    froms = re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
+    # Build stages too: every layer shared by all images comes from the base.
+    assert froms and set(froms) == {"musicsim-test/service-base:trixie"}, name
+
+
+@pytest.mark.parametrize("name", MANIFEST)
+def test_checked_with_its_tag(name):
+    compose = yaml.safe_load((CHECKS / name / "compose.yml").read_text())
+    service = compose["services"][name]
+    assert service["image"] == MANIFEST[name]["tag"]
+    assert service["container_name"] == f"check-{name}"
+    assert "healthcheck" in service and "mem_limit" in service
+
+
+@pytest.mark.parametrize("name", MANIFEST)
+def test_documented(name):
+    table = (IMAGES / "README.md").read_text()
+    assert f"| `{MANIFEST[name]['tag']}` for `{MANIFEST[name]['official']}` |" in table
+
+
+def test_no_stray_folders():
+    folders = {p.name for p in IMAGES.iterdir() if p.is_dir()}
+    assert folders == set(MANIFEST)
+    assert {p.name for p in CHECKS.iterdir() if p.is_dir()} == set(MANIFEST)
