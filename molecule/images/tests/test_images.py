@@ -238,3 +238,67 @@ def test_mlflow_serves_artifacts_from_s3(host):
     assert python_http(host, "check-mlflow", url) == "weights"
     files = host.check_output("docker exec check-minio find /data/mlflow -type f")
     assert "/data/mlflow/image-check/model.txt._S3rver_object" in files.split()
+
+
+GRAFANA_GET = """
+import base64, sys, urllib.error, urllib.request
+request = urllib.request.Request("http://127.0.0.1:3000" + sys.argv[1])
+request.add_header("Authorization", "Basic " + base64.b64encode(sys.argv[2].encode()).decode())
+try:
+    reply = urllib.request.urlopen(request)
+except urllib.error.HTTPError as error:
+    reply = error
+print(reply.status)
+print(reply.read().decode())
+"""
+
+
+def grafana(host, path, password="throwaway-grafana-password"):
+    """GET a Grafana API path as the admin; returns (status, body)."""
+    out = host.check_output(
+        f"docker exec check-grafana python3 -c {shlex.quote(GRAFANA_GET)} "
+        f"{shlex.quote(path)} {shlex.quote('admin:' + password)}"
+    )
+    status, _, body = out.partition("\n")
+    return int(status), json.loads(body)
+
+
+def test_grafana_admin_password_comes_from_the_secret_file(host):
+    assert grafana(host, "/api/datasources")[0] == 200
+    assert grafana(host, "/api/datasources", password="admin")[0] == 401
+
+
+def test_grafana_datasource_reaches_prometheus(host):
+    status, sources = grafana(host, "/api/datasources")
+    assert [(s["name"], s["url"]) for s in sources] == [("Prometheus", "http://prometheus:9090")]
+    status, health = grafana(host, "/api/datasources/uid/prometheus/health")
+    assert (status, health["status"]) == (200, "OK"), health
+
+
+def test_grafana_loaded_the_dashboard_and_discord_contact_point(host):
+    status, found = grafana(host, "/api/search")
+    assert [(d["uid"], d["folderTitle"]) for d in found] == [("megapi-fastapi", "music-sim")]
+    status, points = grafana(host, "/api/v1/provisioning/contact-points")
+    assert [(p["name"], p["type"]) for p in points] == [("discord", "discord")]
+    assert points[0]["settings"]["url"] == "https://discord.invalid/api/webhooks/0/throwaway"
+    assert points[0]["settings"]["message"] == "{{ len .Alerts.Firing }} firing, cost $0"
+
+
+@pytest.mark.parametrize("broken, message", [
+    ("datasources/two-defaults.yaml:apiVersion: 1\ndatasources:\n"
+     "  - {name: A, type: prometheus, isDefault: true}\n  - {name: B, type: loki, isDefault: true}\n",
+     "Only one datasource per organization can be marked as default"),
+    ("alerting/bad.yaml:contactPoints:\n  - name: discord\n    receivers:\n      - {uid: d, type: discord}\n",
+     "discord needs settings.url"),
+    ("datasources/bad.yaml:datasources: [name: A\n", "not valid YAML"),
+])
+def test_grafana_refuses_to_start_on_a_broken_provisioning_file(host, broken, message):
+    # Grafana stops on these; so must the stand-in, or the tests would miss them.
+    name, _, content = broken.partition(":")
+    root = host.check_output("mktemp -d")
+    host.check_output(f"mkdir -p {root}/datasources {root}/dashboards {root}/alerting && chmod -R a+rX {root}")
+    host.check_output(f"printf %s {shlex.quote(content)} > {root}/{name} && chmod a+r {root}/{name}")
+    result = host.run(f"docker run --rm -v {root}:/etc/grafana/provisioning:ro musicsim-test/grafana:1")
+    host.run(f"rm -rf {root}")
+    assert result.rc == 1
+    assert message in result.stderr
