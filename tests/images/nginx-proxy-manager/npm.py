@@ -1,0 +1,594 @@
+"""A stand-in for nginx-proxy-manager, for the infrastructure tests.
+
+It does what the proxy role relies on, and nothing else:
+- the admin API on port 81: GET /api; the first user (POST /api/users while
+  no user exists, from 2.13; before 2.13 the default admin@example.com /
+  changeme, replaced through PUT /api/users/ID and PUT /api/users/ID/auth);
+  tokens (POST /api/tokens, GET /api/tokens to refresh); GET /api/users/me;
+  proxy hosts, access lists and certificates (list, get, create, update,
+  delete), each body checked against upstream's schema (schema.py): unknown
+  fields, wrong types and a domain another host already has are refused with
+  400, in upstream's error format;
+- real nginx on ports 80 and 443: a server block per enabled proxy host,
+  written to /data/nginx/proxy_host/ID.conf as upstream writes it (forward
+  scheme/host/port, custom locations, forced HTTPS, HSTS, HTTP/2, websocket
+  upgrade, advanced config, access lists with allow/deny and basic auth);
+- state in SQLite at /data/database.sqlite, certificates under
+  /etc/letsencrypt/live/npm-ID/: a restore of those two volumes brings the
+  proxy back as it was.
+
+Let's Encrypt cannot be reached where the tests run: a "letsencrypt"
+certificate is issued here by a local self-signed authority, valid 90 days.
+
+Settings only the stand-in has (never set them outside tests):
+- NPM_STANDIN_VERSION: the API generation to behave as (default below);
+- NPM_STANDIN_TOKEN_TTL: token lifetime in seconds (upstream: one day);
+- NPM_STANDIN_NGINX=0: API only, no nginx (the module's unit tests run it so).
+"""
+
+import base64
+import datetime
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import pathlib
+import re
+import secrets
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.parse
+
+import jsonschema
+
+from schema import schemas
+
+VERSION = tuple(int(p) for p in os.environ.get("NPM_STANDIN_VERSION", "2.13.5").split("."))
+TOKEN_TTL = int(os.environ.get("NPM_STANDIN_TOKEN_TTL", "86400"))
+WITH_NGINX = os.environ.get("NPM_STANDIN_NGINX", "1") != "0"
+PORT = int(os.environ.get("NPM_STANDIN_PORT", "81"))
+DATA = pathlib.Path(os.environ.get("NPM_STANDIN_DATA", "/data"))
+LETSENCRYPT = pathlib.Path(os.environ.get("NPM_STANDIN_LETSENCRYPT", "/etc/letsencrypt"))
+DATABASE = pathlib.Path(os.environ.get("DB_SQLITE_FILE", DATA / "database.sqlite"))
+DEFAULT_ADMIN = ("admin@example.com", "changeme")
+SCHEMAS = schemas(VERSION)
+KINDS = {"proxy-hosts": "proxy_host", "access-lists": "access_list", "certificates": "certificate"}
+
+
+class ApiError(Exception):
+    """An answer in upstream's error format: {"error": {"code", "message"}}."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def validate(name, body):
+    """Refuse a body that upstream's schema refuses, with ajv's wording."""
+    try:
+        jsonschema.validate(body, SCHEMAS[name], format_checker=jsonschema.FormatChecker())
+    except jsonschema.ValidationError as error:
+        where = "data" + "".join(f"/{p}" for p in error.absolute_path)
+        if error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            raise ApiError(400, f"{where} must NOT have additional properties ({', '.join(extra)})") from error
+        raise ApiError(400, f"{where} {error.message}") from error
+
+
+# --- Storage ------------------------------------------------------------------
+
+class Store:
+    """Every object as JSON in SQLite, one table per kind."""
+
+    TABLES = ("user", "proxy_host", "access_list", "certificate")
+
+    def __init__(self, path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None)
+        for table in self.TABLES:
+            self.db.execute(f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS auth (user_id INTEGER PRIMARY KEY, secret TEXT)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS setting (name TEXT PRIMARY KEY, value TEXT)")
+
+    def all(self, table):
+        rows = self.db.execute(f"SELECT id, body FROM {table} ORDER BY id")
+        return [dict(json.loads(body), id=ident) for ident, body in rows]
+
+    def get(self, table, ident):
+        row = self.db.execute(f"SELECT body FROM {table} WHERE id = ?", (ident,)).fetchone()
+        if row is None:
+            raise ApiError(404, f"Not Found - {ident}")
+        return dict(json.loads(row[0]), id=ident)
+
+    def add(self, table, body):
+        body = dict(body, created_on=now(), modified_on=now())
+        ident = self.db.execute(f"INSERT INTO {table} (body) VALUES (?)", (json.dumps(body),)).lastrowid
+        return dict(body, id=ident)
+
+    def put(self, table, ident, body):
+        body = {k: v for k, v in body.items() if k != "id"}
+        body["modified_on"] = now()
+        self.db.execute(f"UPDATE {table} SET body = ? WHERE id = ?", (json.dumps(body), ident))
+        return dict(body, id=ident)
+
+    def delete(self, table, ident):
+        self.db.execute(f"DELETE FROM {table} WHERE id = ?", (ident,))
+
+    def setting(self, name, make):
+        row = self.db.execute("SELECT value FROM setting WHERE name = ?", (name,)).fetchone()
+        if row:
+            return row[0]
+        value = make()
+        self.db.execute("INSERT INTO setting VALUES (?, ?)", (name, value))
+        return value
+
+    def set_password(self, user_id, password):
+        salt = secrets.token_hex(8)
+        digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 100_000).hex()
+        self.db.execute("INSERT OR REPLACE INTO auth VALUES (?, ?)", (user_id, f"{salt}${digest}"))
+
+    def check_password(self, user_id, password):
+        row = self.db.execute("SELECT secret FROM auth WHERE user_id = ?", (user_id,)).fetchone()
+        if not row:
+            return False
+        salt, digest = row[0].split("$")
+        given = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 100_000).hex()
+        return hmac.compare_digest(given, digest)
+
+
+# --- Tokens (HS256 JWTs; upstream signs with RS256, the client sees no difference)
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue_token(store, user_id):
+    key = store.setting("jwt_key", lambda: secrets.token_hex(32)).encode()
+    expires = int(time.time()) + TOKEN_TTL
+    payload = {"attrs": {"id": user_id}, "scope": ["user"], "iat": int(time.time()), "exp": expires,
+               "jti": secrets.token_hex(6)}
+    signing = f"{b64(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())}.{b64(json.dumps(payload).encode())}"
+    signature = b64(hmac.new(key, signing.encode(), hashlib.sha256).digest())
+    iso = datetime.datetime.fromtimestamp(expires, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return {"token": f"{signing}.{signature}", "expires": iso}
+
+
+def token_user(store, header):
+    """The user a bearer token belongs to; 401 for a missing, bad or expired one."""
+    if not header or not header.startswith("Bearer "):
+        raise ApiError(401, "Permission Denied")
+    key = store.setting("jwt_key", lambda: secrets.token_hex(32)).encode()
+    try:
+        head, payload, signature = header[7:].split(".")
+        expected = b64(hmac.new(key, f"{head}.{payload}".encode(), hashlib.sha256).digest())
+        claims = json.loads(unb64(payload))
+    except ValueError as error:
+        raise ApiError(401, "Invalid token") from error
+    if not hmac.compare_digest(signature, expected):
+        raise ApiError(401, "invalid signature")
+    if claims["exp"] < time.time():
+        raise ApiError(401, "Token has expired")
+    return store.get("user", claims["attrs"]["id"])
+
+
+# --- nginx ----------------------------------------------------------------------
+
+def ssha(password):
+    salt = secrets.token_bytes(8)
+    return "{SSHA}" + base64.b64encode(hashlib.sha1(password.encode() + salt).digest() + salt).decode()
+
+
+def access_rules(access_list):
+    """What a location of a host with this access list gets (upstream's template)."""
+    if not access_list:
+        return []
+    lines = []
+    if access_list["items"]:
+        lines += ['auth_basic "Authorization required";', f"auth_basic_user_file /data/access/{access_list['id']};"]
+        if not access_list["pass_auth"]:
+            lines.append('proxy_set_header Authorization "";')
+    lines += [f"{c['directive']} {c['address']};" for c in access_list["clients"]]
+    if access_list["clients"]:
+        lines.append("deny all;")
+    lines.append(f"satisfy {'any' if access_list['satisfy_any'] else 'all'};")
+    return lines
+
+
+def server_block(host, access_list):
+    """/data/nginx/proxy_host/ID.conf, as upstream's proxy_host.conf template writes it."""
+    ssl = bool(host["certificate_id"])
+    out = [f"# ------------------------------------------------------------\n# {', '.join(host['domain_names'])}",
+           "# ------------------------------------------------------------", "server {",
+           f"  set $forward_scheme {host['forward_scheme']};", f'  set $server "{host["forward_host"]}";',
+           f"  set $port {host['forward_port']};", "  listen 80;"]
+    if ssl:
+        out += ["  listen 443 ssl;"] + (["  http2 on;"] if host["http2_support"] else [])
+    out.append(f"  server_name {' '.join(host['domain_names'])};")
+    if ssl:
+        live = LETSENCRYPT / "live" / f"npm-{host['certificate_id']}"
+        out += [f"  ssl_certificate {live}/fullchain.pem;", f"  ssl_certificate_key {live}/privkey.pem;"]
+        if host["ssl_forced"]:
+            out.append('  if ($scheme = "http") { return 301 https://$host$request_uri; }')
+        if host["hsts_enabled"]:
+            sub = "; includeSubDomains" if host["hsts_subdomains"] else ""
+            out.append(f'  add_header Strict-Transport-Security "max-age=63072000{sub}; preload" always;')
+    if host["block_exploits"]:
+        out.append('  if ($query_string ~ "(<|%3C).*script.*(>|%3E)") { return 403; }')
+    if host["advanced_config"]:
+        out.append("  " + host["advanced_config"].replace("\n", "\n  "))
+    for location in host["locations"]:
+        out += [f"  location {location['path']} {{",
+                f"    set $forward_scheme {location['forward_scheme']};",
+                f'    set $server "{location["forward_host"]}";', f"    set $port {location['forward_port']};"]
+        out += [f"    {line}" for line in access_rules(access_list)]
+        if location.get("advanced_config"):
+            out.append("    " + location["advanced_config"])
+        out += ["    include /etc/nginx/conf.d/include/proxy.conf;", "  }"]
+    out.append("  location / {")
+    out += [f"    {line}" for line in access_rules(access_list)]
+    if host["allow_websocket_upgrade"]:
+        out += ["    proxy_set_header Upgrade $http_upgrade;", "    proxy_set_header Connection $connection_upgrade;",
+                "    proxy_http_version 1.1;"]
+    out += ["    include /etc/nginx/conf.d/include/proxy.conf;", "  }", "}", ""]
+    return "\n".join(out)
+
+
+class Nginx:
+    """nginx as a child process, its configuration written from the store."""
+
+    def __init__(self, store):
+        self.store = store
+        self.process = None
+
+    def write(self):
+        hosts_dir, access_dir = DATA / "nginx" / "proxy_host", DATA / "access"
+        for folder in (hosts_dir, access_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+            for stale in folder.iterdir():
+                stale.unlink()
+        lists = {a["id"]: a for a in self.store.all("access_list")}
+        for access_list in lists.values():
+            lines = [f"{item['username']}:{item['hash']}" for item in access_list["items"]]
+            (access_dir / str(access_list["id"])).write_text("".join(f"{line}\n" for line in lines))
+        for host in self.store.all("proxy_host"):
+            if host["enabled"]:
+                conf = server_block(host, lists.get(host["access_list_id"]))
+                (hosts_dir / f"{host['id']}.conf").write_text(conf)
+
+    def start(self):
+        self.write()
+        if not WITH_NGINX:
+            return
+        nameservers = re.findall(r"^nameserver\s+(\S+)", pathlib.Path("/etc/resolv.conf").read_text(), re.M)
+        resolvers = " ".join(f"[{ns}]" if ":" in ns else ns for ns in nameservers) or "127.0.0.11"
+        pathlib.Path("/etc/nginx/conf.d/include/resolvers.conf").write_text(
+            f"resolver {resolvers} valid=10s ipv6=off;\n")
+        self.check()
+        self.process = subprocess.Popen(["nginx", "-g", "daemon off;"])
+
+    def check(self):
+        result = subprocess.run(["nginx", "-t", "-q"], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ApiError(500, f"nginx refused the configuration: {result.stderr.strip()}")
+
+    def reload(self):
+        self.write()
+        if self.process:
+            self.check()
+            # A reload is asynchronous: answer only once the workers that
+            # serve the old configuration are gone, so that a client's next
+            # request already sees the change.
+            old = self.workers()
+            subprocess.run(["nginx", "-s", "reload"], check=True)
+            deadline = time.monotonic() + 10
+            while old & self.workers() and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+    def workers(self):
+        children = pathlib.Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return set(children.read_text().split())
+
+
+# --- Certificates -----------------------------------------------------------------
+
+def issue_certificate(ident, domains):
+    """A certificate where certbot would put it; expires_on as upstream reports it."""
+    live = LETSENCRYPT / "live" / f"npm-{ident}"
+    live.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "90",
+         "-keyout", str(live / "privkey.pem"), "-out", str(live / "fullchain.pem"),
+         "-subj", f"/CN={domains[0]}", "-addext", "subjectAltName=" + ",".join(f"DNS:{d}" for d in domains)],
+        check=True, capture_output=True,
+    )
+    os.chmod(live / "privkey.pem", 0o600)
+    expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=90)
+    return expires.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def remove_certificate(ident):
+    live = LETSENCRYPT / "live" / f"npm-{ident}"
+    for name in ("privkey.pem", "fullchain.pem"):
+        (live / name).unlink(missing_ok=True)
+    if live.exists():
+        live.rmdir()
+
+
+# --- The API ----------------------------------------------------------------------
+
+class Api:
+    def __init__(self, store, nginx):
+        self.store = store
+        self.nginx = nginx
+        if VERSION < (2, 13, 0) and not store.all("user"):
+            self.create_user({"name": "Administrator", "nickname": "Admin", "email": DEFAULT_ADMIN[0],
+                              "roles": ["admin"], "is_disabled": False}, DEFAULT_ADMIN[1])
+        email, password = os.environ.get("INITIAL_ADMIN_EMAIL"), os.environ.get("INITIAL_ADMIN_PASSWORD")
+        if VERSION >= (2, 13, 0) and email and password and not store.all("user"):
+            self.create_user({"name": "Administrator", "nickname": "Admin", "email": email,
+                              "roles": ["admin"], "is_disabled": False}, password)
+
+    def create_user(self, body, password):
+        user = self.store.add("user", {"name": body["name"], "nickname": body.get("nickname", ""),
+                                       "email": body["email"].lower(), "roles": body.get("roles", []),
+                                       "is_disabled": body.get("is_disabled", False), "avatar": ""})
+        if password:
+            self.store.set_password(user["id"], password)
+        return user
+
+    def setup_done(self):
+        """upstream: a user exists that is not the default admin with the default password."""
+        for user in self.store.all("user"):
+            if user["email"] != DEFAULT_ADMIN[0] or not self.store.check_password(user["id"], DEFAULT_ADMIN[1]):
+                return True
+        return False
+
+    def handle(self, method, path, query, body, authorization):
+        parts = [p for p in path.split("/") if p][1:]  # drop "api"
+        if method == "GET" and not parts:
+            major, minor, revision = VERSION
+            return 200, {"status": "OK", "setup": self.setup_done(),
+                         "version": {"major": major, "minor": minor, "revision": revision}}
+        if parts == ["tokens"] and method == "POST":
+            validate("token", body)
+            for user in self.store.all("user"):
+                if user["email"] == body["identity"].lower() and not user["is_disabled"]:
+                    if self.store.check_password(user["id"], body["secret"]):
+                        return 200, issue_token(self.store, user["id"])
+                    raise ApiError(401, "Invalid password")
+            raise ApiError(401, "No relevant user found")
+        if parts == ["users"] and method == "POST" and not self.store.all("user"):
+            return 201, self.first_user(body)
+        user = token_user(self.store, authorization)
+        if parts == ["tokens"] and method == "GET":
+            return 200, issue_token(self.store, user["id"])
+        if parts[:1] == ["users"]:
+            return self.users(method, parts[1:], body, user)
+        if parts[:1] == ["nginx"] and len(parts) >= 2 and parts[1] in KINDS:
+            return self.objects(method, KINDS[parts[1]], parts[2:], query, body, user)
+        raise ApiError(404, "Not Found")
+
+    def first_user(self, body):
+        validate("user_create", body)
+        secret = (body.get("auth") or {}).get("secret")
+        if not secret:
+            raise ApiError(400, "data must have required property 'auth'")
+        return self.create_user(dict(body, roles=["admin"]), secret)
+
+    def users(self, method, rest, body, me):
+        if rest == [] and method == "GET":
+            return 200, self.store.all("user")
+        if rest == [] and method == "POST":
+            validate("user_create", body)
+            secret = (body.get("auth") or {}).get("secret")
+            if any(u["email"] == body["email"].lower() for u in self.store.all("user")):
+                raise ApiError(400, "Email address already in use")
+            return 201, self.create_user(body, secret)
+        ident = me["id"] if rest[:1] == ["me"] else int(rest[0]) if rest and rest[0].isdigit() else None
+        if ident is None:
+            raise ApiError(404, "Not Found")
+        user = self.store.get("user", ident)
+        if len(rest) == 1 and method == "GET":
+            return 200, user
+        if len(rest) == 1 and method == "PUT":
+            validate("user_update", body)
+            if "email" in body:
+                body["email"] = body["email"].lower()
+                if any(u["email"] == body["email"] and u["id"] != ident for u in self.store.all("user")):
+                    raise ApiError(400, "Email address already in use")
+            return 200, self.store.put("user", ident, dict(user, **body))
+        if rest[1:] == ["auth"] and method == "PUT":
+            validate("user_auth", body)
+            if ident == me["id"] and not self.store.check_password(ident, body.get("current", "")):
+                raise ApiError(400, "Invalid current password")
+            self.store.set_password(ident, body["secret"])
+            return 200, True
+        raise ApiError(404, "Not Found")
+
+    def objects(self, method, kind, rest, query, body, user):
+        if not rest and method == "GET":
+            items = [self.expand(kind, o, query) for o in self.store.all(kind)]
+            return 200, [self.public(kind, o) for o in items]
+        if not rest and method == "POST":
+            validate(f"{kind}_create", body)
+            return 201, self.public(kind, self.create(kind, body, user))
+        if len(rest) != 1 or not rest[0].isdigit():
+            raise ApiError(404, "Not Found")
+        ident = int(rest[0])
+        current = self.store.get(kind, ident)
+        if method == "GET":
+            return 200, self.public(kind, self.expand(kind, current, query))
+        if method == "PUT" and kind != "certificate":
+            validate(f"{kind}_update", body)
+            return 200, self.public(kind, self.update(kind, current, body, user))
+        if method == "DELETE":
+            self.store.delete(kind, ident)
+            if kind == "certificate":
+                remove_certificate(ident)
+            self.nginx.reload()
+            return 200, True
+        raise ApiError(404, "Not Found")
+
+    def expand(self, kind, item, query):
+        wanted = query.get("expand", [""])[0].split(",")
+        item = dict(item)
+        for field, table in (("certificate", "certificate"), ("access_list", "access_list")):
+            if field in wanted and kind == "proxy_host":
+                ident = item[f"{field}_id"]
+                item[field] = self.public(table, self.store.get(table, ident)) if ident else None
+        if "owner" in wanted:
+            item["owner"] = self.store.get("user", item["owner_user_id"])
+        return item
+
+    @staticmethod
+    def public(kind, item):
+        """What the API shows: an access list's passwords never leave it."""
+        if kind == "access_list":
+            item = dict(item, items=[{"username": i["username"], "password": ""} for i in item["items"]])
+        return item
+
+    def taken(self, domains, ignore=None):
+        for host in self.store.all("proxy_host"):
+            if host["id"] == ignore:
+                continue
+            for domain in domains:
+                if domain.lower() in (d.lower() for d in host["domain_names"]):
+                    raise ApiError(400, f"{domain} is already in use")
+
+    def create(self, kind, body, user):
+        if kind == "proxy_host":
+            self.taken(body["domain_names"])
+            host = {"owner_user_id": user["id"], "forward_scheme": "http", "access_list_id": 0, "certificate_id": 0,
+                    "ssl_forced": False, "hsts_enabled": False, "hsts_subdomains": False, "http2_support": False,
+                    "block_exploits": False, "caching_enabled": False, "allow_websocket_upgrade": False,
+                    "advanced_config": "", "enabled": True, "locations": [],
+                    "meta": {"letsencrypt_agree": False, "dns_challenge": False}}
+            host.update(body)
+            host = self.links(host, user)
+            created = self.store.add(kind, host)
+        elif kind == "access_list":
+            created = self.store.add(kind, self.access_list(body, user))
+        else:
+            created = self.certificate(body, user)
+        self.nginx.reload()
+        return created
+
+    def update(self, kind, current, body, user):
+        if kind == "proxy_host":
+            if "domain_names" in body:
+                self.taken(body["domain_names"], ignore=current["id"])
+            merged = self.links(dict(current, **body), user)
+        else:
+            merged = self.access_list(dict(current, **body), user, current)
+        updated = self.store.put(kind, current["id"], merged)
+        self.nginx.reload()
+        return updated
+
+    def links(self, host, user):
+        if host["certificate_id"] == "new":
+            cert = self.certificate({"provider": "letsencrypt", "domain_names": host["domain_names"],
+                                     "meta": host.get("meta", {})}, user)
+            host["certificate_id"] = cert["id"]
+        for field, table in (("certificate_id", "certificate"), ("access_list_id", "access_list")):
+            if host[field]:
+                self.store.get(table, host[field])
+        return host
+
+    @staticmethod
+    def access_list(body, user, current=None):
+        hashes = {i["username"]: i["hash"] for i in (current or {}).get("items", [])}
+        items = []
+        for item in body.get("items", []):
+            if item.get("password"):
+                items.append({"username": item["username"], "hash": ssha(item["password"])})
+            elif item["username"] in hashes:  # an empty password keeps the current one
+                items.append({"username": item["username"], "hash": hashes[item["username"]]})
+        return {"owner_user_id": (current or {}).get("owner_user_id", user["id"]), "name": body["name"],
+                "satisfy_any": body.get("satisfy_any", False), "pass_auth": body.get("pass_auth", False),
+                "items": items, "clients": body.get("clients", []), "meta": body.get("meta", {})}
+
+    def certificate(self, body, user):
+        if body["provider"] != "letsencrypt":
+            raise ApiError(400, "The stand-in issues Let's Encrypt certificates only")
+        domains = body.get("domain_names") or []
+        if not domains:
+            raise ApiError(400, "data must have required property 'domain_names'")
+        if VERSION >= (2, 13, 0):
+            email = user["email"]
+        else:
+            email = body.get("meta", {}).get("letsencrypt_email")
+        meta = dict(body.get("meta", {}), letsencrypt_email=email, letsencrypt_agree=True)
+        cert = self.store.add("certificate", {"owner_user_id": user["id"], "provider": "letsencrypt",
+                                              "nice_name": body.get("nice_name") or domains[0],
+                                              "domain_names": domains, "expires_on": "", "meta": meta})
+        cert["expires_on"] = issue_certificate(cert["id"], domains)
+        return self.store.put("certificate", cert["id"], cert)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    api = None
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write(f"[api] {self.command} {self.path} {args[1] if len(args) > 1 else ''}\n")
+
+    def answer(self, code, payload):
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def serve(self):
+        url = urllib.parse.urlsplit(self.path)
+        try:
+            if not url.path.startswith("/api"):
+                raise ApiError(404, "Not Found")
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length)) if length else {}
+            except ValueError as error:
+                raise ApiError(400, f"Unexpected token in JSON: {error}") from error
+            code, payload = self.api.handle(self.command, url.path, urllib.parse.parse_qs(url.query), body,
+                                            self.headers.get("Authorization"))
+        except ApiError as error:
+            code, payload = error.code, {"error": {"code": error.code, "message": error.message}}
+        self.answer(code, payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = serve
+
+
+def main():
+    store = Store(DATABASE)
+    nginx = Nginx(store)
+    Handler.api = Api(store, nginx)
+    nginx.start()
+    server = http.server.HTTPServer(("0.0.0.0", PORT), Handler)
+
+    def stop(*_):
+        if nginx.process:
+            nginx.process.terminate()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    version = ".".join(map(str, VERSION))
+    print(f"nginx-proxy-manager stand-in {version}: API on :{PORT}, nginx {'on' if WITH_NGINX else 'off'}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
