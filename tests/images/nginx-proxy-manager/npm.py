@@ -210,6 +210,12 @@ def access_rules(access_list):
 def server_block(host, access_list):
     """/data/nginx/proxy_host/ID.conf, as upstream's proxy_host.conf template writes it."""
     ssl = bool(host["certificate_id"])
+    # A location with add_header of its own inherits none from the server
+    # block, so HSTS goes in both (as upstream's _hsts.conf include does).
+    hsts = ""
+    if ssl and host["hsts_enabled"]:
+        sub = "; includeSubDomains" if host["hsts_subdomains"] else ""
+        hsts = f'add_header Strict-Transport-Security "max-age=63072000{sub}; preload" always;'
     out = [f"# ------------------------------------------------------------\n# {', '.join(host['domain_names'])}",
            "# ------------------------------------------------------------", "server {",
            f"  set $forward_scheme {host['forward_scheme']};", f'  set $server "{host["forward_host"]}";',
@@ -222,9 +228,8 @@ def server_block(host, access_list):
         out += [f"  ssl_certificate {live}/fullchain.pem;", f"  ssl_certificate_key {live}/privkey.pem;"]
         if host["ssl_forced"]:
             out.append('  if ($scheme = "http") { return 301 https://$host$request_uri; }')
-        if host["hsts_enabled"]:
-            sub = "; includeSubDomains" if host["hsts_subdomains"] else ""
-            out.append(f'  add_header Strict-Transport-Security "max-age=63072000{sub}; preload" always;')
+        if hsts:
+            out.append(f"  {hsts}")
     if host["block_exploits"]:
         out.append('  if ($query_string ~ "(<|%3C).*script.*(>|%3E)") { return 403; }')
     if host["advanced_config"]:
@@ -234,11 +239,13 @@ def server_block(host, access_list):
                 f"    set $forward_scheme {location['forward_scheme']};",
                 f'    set $server "{location["forward_host"]}";', f"    set $port {location['forward_port']};"]
         out += [f"    {line}" for line in access_rules(access_list)]
+        out += [f"    {hsts}"] if hsts else []
         if location.get("advanced_config"):
             out.append("    " + location["advanced_config"])
         out += ["    include /etc/nginx/conf.d/include/proxy.conf;", "  }"]
     out.append("  location / {")
     out += [f"    {line}" for line in access_rules(access_list)]
+    out += [f"    {hsts}"] if hsts else []
     if host["allow_websocket_upgrade"]:
         out += ["    proxy_set_header Upgrade $http_upgrade;", "    proxy_set_header Connection $connection_upgrade;",
                 "    proxy_http_version 1.1;"]
