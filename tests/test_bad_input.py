@@ -18,7 +18,18 @@ GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDGw/d59rSgZvp3QaKPF1rqOwvSI1Jj1
 GOOD = {
     "base": {"base_admin_ssh_keys": [GOOD_KEY], "base_timezone": "Europe/Paris"},
     "docker": {},
+    "proxy": {
+        "proxy_domain": "music-sim.test",
+        "proxy_admin_email": "admin@music-sim.test",
+        "proxy_admin_password": "throwaway-test-password",
+        "proxy_lan_ranges": ["192.168.0.0/16"],
+        "proxy_routes": [
+            {"name": "api", "subdomain": "api", "upstream": {"host": "megapi", "port": 8000}, "exposure": "public"},
+            {"name": "mlflow", "subdomain": "mlflow", "upstream": {"host": "mlflow", "port": 5000}, "exposure": "lan"},
+        ],
+    },
 }
+API = GOOD["proxy"]["proxy_routes"][0]
 
 CASES = [
     # (id, role, bad values, text the failure must contain)
@@ -35,6 +46,21 @@ CASES = [
     ("sudo-password-without-hash", "base", {"base_admin_passwordless_sudo": False}, "base_admin_password_hash"),
     ("unknown-ntp-client", "base", {"base_ntp_client": "ntpd"}, "base_ntp_client"),
     ("malformed-locale", "base", {"base_locale": "french"}, "base_locale"),
+    ("proxy-missing-vault-password", "proxy", {"proxy_admin_password": ""}, "vault_proxy_admin_password"),
+    ("proxy-admin-email-missing", "proxy", {"proxy_admin_email": "admin"}, "proxy_admin_email"),
+    ("proxy-route-without-upstream", "proxy",
+     {"proxy_routes": [{"name": "api", "subdomain": "api", "exposure": "public"}]}, "proxy_routes[0] (api)"),
+    ("proxy-public-database", "proxy",
+     {"proxy_routes": [API, {"name": "db", "subdomain": "db", "upstream": {"host": "postgres", "port": 5432},
+                             "exposure": "public"}]}, "db routes the internet to postgres:5432"),
+    ("proxy-unknown-exposure", "proxy", {"proxy_routes": [dict(API, exposure="internet")]},
+     "exposure public or lan"),
+    ("proxy-duplicate-subdomain", "proxy", {"proxy_routes": [API, dict(API, name="api2")]},
+     "declares a subdomain twice: api"),
+    ("proxy-admin-on-every-address", "proxy", {"proxy_admin_bind_address": "0.0.0.0"}, "proxy_admin_bind_address"),
+    ("proxy-lan-route-without-lan", "proxy", {"proxy_lan_ranges": []}, "proxy_lan_ranges"),
+    ("proxy-unknown-tls", "proxy", {"proxy_tls": "selfsigned"}, "proxy_tls"),
+    ("proxy-wildcard-without-dns-credentials", "proxy", {"proxy_tls": "wildcard"}, "proxy_dns_credentials"),
 ]
 
 

@@ -1,0 +1,139 @@
+"""The proxy role on a test host: nginx-proxy-manager routes every declared
+subdomain to its upstream over HTTPS, keeps LAN-only routes from other
+clients, keeps its admin port off public addresses, and has no default
+admin left."""
+
+import json
+import shlex
+
+import pytest
+
+DOMAIN = "music-sim.test"
+ADMIN = ("admin@music-sim.test", "throwaway-proxy-password")
+
+# A request as a browser makes it, sent to the proxy's address with the
+# route's name (Host header and, over TLS, SNI). Prints the status line,
+# then the Location header or the body. The certificates come from the
+# stand-in's own authority, so they are read, not verified.
+REQUEST = r"""
+import socket, ssl, sys
+address, port, name, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+sock = socket.create_connection((address, port), timeout=10)
+if port == 443:
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    sock = context.wrap_socket(sock, server_hostname=name)
+sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {name}\r\n\r\n".encode())
+reply = b"".join(iter(lambda: sock.recv(4096), b"")).decode(errors="replace")
+head, _, body = reply.partition("\r\n\r\n")
+lines = head.split("\r\n")
+location = [l.split(": ", 1)[1] for l in lines[1:] if l.lower().startswith("location:")]
+print(lines[0].split(" ")[1])
+print(location[0] if location else body.strip())
+"""
+
+
+def request(host, name, path="/whoami", port=443, client=None, address=None):
+    """(status, location or body) of a request for name, from the test host
+    itself or from a client container on the edge network."""
+    if client:
+        address = address or "nginx-proxy-manager"
+        prefix = f"docker exec {client} "
+    else:
+        address = address or "127.0.0.1"
+        prefix = ""
+    out = host.check_output(f"{prefix}python3 -c {shlex.quote(REQUEST)} {address} {port} {name} {path}")
+    status, _, rest = out.partition("\n")
+    return int(status), rest.strip()
+
+
+def test_container_is_healthy_with_a_memory_limit(host):
+    state = json.loads(host.check_output("docker inspect nginx-proxy-manager"))[0]
+    assert state["State"]["Health"]["Status"] == "healthy"
+    assert state["HostConfig"]["Memory"] == 256 * 1024 * 1024
+    assert state["Config"]["Image"] == "musicsim-test/nginx-proxy-manager:2"
+
+
+def test_only_80_and_443_are_published_on_every_address(host):
+    ports = json.loads(host.check_output("docker inspect nginx-proxy-manager"))[0]["NetworkSettings"]["Ports"]
+    bound = {port: sorted({b["HostIp"] for b in bindings or []}) for port, bindings in ports.items()}
+    assert bound["80/tcp"] == ["0.0.0.0"]
+    assert bound["443/tcp"] == ["0.0.0.0"]
+    assert bound["81/tcp"] == ["127.0.0.1"]
+
+
+def test_admin_port_is_closed_on_the_host_network_address(host):
+    # From a container, the host is its gateway: what another machine of the
+    # LAN would reach. Port 81 answers on 127.0.0.1 only.
+    gateway = host.check_output("docker network inspect edge --format '{{ (index .IPAM.Config 0).Gateway }}'")
+    probe = ("import socket, sys\ntry:\n    socket.create_connection((sys.argv[1], 81), timeout=3)\n"
+             "    print('open')\nexcept OSError:\n    print('closed')")
+    assert host.check_output(f"docker exec wan-client python3 -c {shlex.quote(probe)} {gateway}") == "closed"
+    assert host.check_output(f"python3 -c {shlex.quote(probe)} 127.0.0.1") == "open"
+
+
+def test_data_and_certificates_are_on_the_host_for_backups(host):
+    assert host.file("/srv/musicsim/proxy/data/database.sqlite").size > 0
+    assert host.file("/srv/musicsim/proxy/letsencrypt/live").is_directory
+    assert host.file("/srv/musicsim/proxy").mode == 0o750
+
+
+@pytest.mark.parametrize("name, upstream", [
+    (DOMAIN, "musicsim-web"),
+    (f"api.{DOMAIN}", "megapi"),
+])
+def test_each_public_route_reaches_its_upstream_over_https(host, name, upstream):
+    assert request(host, name, port=80, client="wan-client") == (301, f"https://{name}/whoami")
+    assert request(host, name, client="wan-client") == (200, upstream)
+    assert request(host, name) == (200, upstream)
+
+
+def test_https_routes_send_hsts(host):
+    script = REQUEST.replace('print(lines[0].split(" ")[1])', "print([l for l in lines if l.lower().startswith('strict')])")
+    out = host.check_output(f"python3 -c {shlex.quote(script)} 127.0.0.1 443 api.{DOMAIN} /whoami")
+    assert "max-age=63072000" in out
+
+
+def test_lan_route_answers_the_lan_client_only(host):
+    name = f"mlflow.{DOMAIN}"
+    assert request(host, name, client="lan-client") == (200, "mlflow")
+    assert request(host, name, client="wan-client")[0] == 403
+    # The test host itself reaches the proxy through Docker's gateway: not LAN here.
+    assert request(host, name)[0] == 403
+
+
+def test_an_undeclared_name_reaches_no_upstream(host):
+    status, body = request(host, f"old.{DOMAIN}", port=80, client="wan-client")
+    assert "megapi" not in body and "mlflow" not in body and "musicsim-web" not in body
+
+
+def api(host, method, path, body=None, token=None):
+    script = (
+        "import json, sys, urllib.request, urllib.error\n"
+        "r = urllib.request.Request('http://127.0.0.1:81/api' + sys.argv[1], method=sys.argv[2],"
+        " data=sys.argv[3].encode() or None, headers={'Content-Type': 'application/json'})\n"
+        "if sys.argv[4]: r.add_header('Authorization', 'Bearer ' + sys.argv[4])\n"
+        "try:\n    reply = urllib.request.urlopen(r)\nexcept urllib.error.HTTPError as e:\n    reply = e\n"
+        "print(reply.status); print(reply.read().decode())"
+    )
+    out = host.check_output(f"python3 -c {shlex.quote(script)} {shlex.quote(path)} {method} "
+                            f"{shlex.quote(json.dumps(body) if body else '')} {shlex.quote(token or '')}")
+    status, _, text = out.partition("\n")
+    return int(status), json.loads(text)
+
+
+def test_the_admin_comes_from_the_inventory_and_no_default_is_left(host):
+    assert api(host, "GET", "/")[1]["setup"] is True
+    status, _ = api(host, "POST", "/tokens", {"identity": "admin@example.com", "secret": "changeme"})
+    assert status == 401
+    status, token = api(host, "POST", "/tokens", {"identity": ADMIN[0], "secret": ADMIN[1]})
+    assert status == 200
+    status, hosts = api(host, "GET", "/nginx/proxy-hosts", token=token["token"])
+    assert sorted(h["domain_names"][0] for h in hosts) == sorted([DOMAIN, f"api.{DOMAIN}", f"mlflow.{DOMAIN}"])
+    assert all(h["meta"]["musicsim_managed"] for h in hosts)
+
+
+def test_compose_file_is_readable_by_root_only(host):
+    compose = host.file("/opt/musicsim/proxy/compose.yaml")
+    assert compose.mode == 0o640 and compose.user == "root"
+    assert "throwaway-proxy-password" not in compose.content_string

@@ -1,0 +1,358 @@
+"""The proxy role's modules (npm_admin, npm_site) against the
+nginx-proxy-manager stand-in of tests/images, run as a local process (API
+only, no nginx): creation, update, no-op, pruning, check mode, API version
+differences, the server's 4xx messages, and token expiry."""
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from conftest import ROOT
+
+STANDIN = ROOT / "tests/images/nginx-proxy-manager/npm.py"
+ROLE = ROOT / "roles/proxy"
+ADMIN = {"email": "admin@music-sim.test", "password": "throwaway-npm-password"}
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# The role's module_utils, where Ansible itself would put them for the modules.
+npm_api = _load("ansible.module_utils.npm_api", ROLE / "module_utils/npm_api.py")
+npm_admin = _load("npm_admin", ROLE / "library/npm_admin.py")
+npm_site = _load("npm_site", ROLE / "library/npm_site.py")
+
+
+class Server:
+    """One stand-in process with its own data directory."""
+
+    def __init__(self, tmp_path, version, token_ttl):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        env = dict(os.environ, NPM_STANDIN_NGINX="0", NPM_STANDIN_PORT=str(self.port),
+                   NPM_STANDIN_DATA=str(tmp_path / "data"), NPM_STANDIN_LETSENCRYPT=str(tmp_path / "letsencrypt"),
+                   NPM_STANDIN_VERSION=version, NPM_STANDIN_TOKEN_TTL=str(token_ttl))
+        self.process = subprocess.Popen([sys.executable, str(STANDIN)], env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                self.get("")
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the stand-in did not start")
+
+    def get(self, path, token=None):
+        request = urllib.request.Request(self.url + path)
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            return json.load(reply)
+
+    def client(self):
+        return npm_api.NpmClient(self.url, ADMIN["email"], ADMIN["password"])
+
+    def objects(self, kind):
+        """What the server holds, read with its own API (not through the module)."""
+        return self.client().list(kind)
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A factory: server(version="2.13.5", token_ttl=86400, admin=True)."""
+    started = []
+
+    def start(version="2.13.5", token_ttl=86400, admin=True):
+        instance = Server(tmp_path / str(len(started)), version, token_ttl)
+        started.append(instance)
+        if admin:
+            assert run(npm_admin, url=instance.url, **ADMIN)["failed"] is False
+        return instance
+
+    yield start
+    for instance in started:
+        instance.process.terminate()
+        instance.process.wait(5)
+
+
+def run(module, check=False, diff=True, **args):
+    """Run a module's main() as Ansible would; return its JSON result."""
+    args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+    out = io.StringIO()
+    with patch_module_args(args), contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        module.main()
+    result = json.loads(out.getvalue())
+    result.setdefault("failed", False)
+    return result
+
+
+# --- npm_admin ------------------------------------------------------------------
+
+def test_first_admin_on_213_is_made_once(server):
+    npm = server(admin=False)
+    assert npm.get("")["setup"] is False
+    preview = run(npm_admin, check=True, url=npm.url, **ADMIN)
+    assert preview["changed"] is True and npm.get("")["setup"] is False
+    first = run(npm_admin, url=npm.url, **ADMIN)
+    assert (first["changed"], first["action"]) == (True, "created")
+    assert npm.get("")["setup"] is True
+    assert run(npm_admin, url=npm.url, **ADMIN)["changed"] is False
+    assert npm.client().login(ADMIN["email"], ADMIN["password"])
+
+
+def test_default_admin_before_213_is_replaced(server):
+    npm = server(version="2.12.6", admin=False)
+    assert npm.client().login("admin@example.com", "changeme")
+    result = run(npm_admin, url=npm.url, **ADMIN)
+    assert (result["changed"], result["action"], result["version"]) == (True, "replaced-default", "2.12.6")
+    with pytest.raises(npm_api.NpmError) as refused:
+        npm.client().login("admin@example.com", "changeme")
+    assert refused.value.status == 401
+    assert npm.client().login(ADMIN["email"], ADMIN["password"])
+    assert run(npm_admin, url=npm.url, **ADMIN)["changed"] is False
+
+
+def test_admin_with_another_password_fails_without_changing_it(server):
+    npm = server()
+    result = run(npm_admin, url=npm.url, email=ADMIN["email"], password="not-the-password")
+    assert result["failed"] is True
+    assert "does not log in with the password from the vault" in result["msg"]
+    assert "not-the-password" not in json.dumps(result)
+    assert npm.client().login(ADMIN["email"], ADMIN["password"])
+
+
+# --- npm_site -------------------------------------------------------------------
+
+LAN = {"name": "lan-only", "clients": [{"address": "192.168.0.0/16", "directive": "allow"}]}
+HOSTS = [
+    {"domain_names": ["api.music-sim.test"], "forward_host": "megapi", "forward_port": 8000},
+    {"domain_names": ["music-sim.test"], "forward_host": "musicsim-web", "forward_port": 3000},
+    {"domain_names": ["mlflow.music-sim.test"], "forward_host": "mlflow", "forward_port": 5000,
+     "access_list": "lan-only"},
+]
+
+
+def site(npm, hosts=HOSTS, lists=(LAN,), **more):
+    return dict(url=npm.url, identity=ADMIN["email"], secret=ADMIN["password"],
+                proxy_hosts=list(hosts), access_lists=list(lists), **more)
+
+
+def by_domain(npm):
+    return {h["domain_names"][0]: h for h in npm.objects("proxy-hosts")}
+
+
+def test_a_declaration_is_created_then_left_alone(server):
+    npm = server()
+    preview = run(npm_site, check=True, **site(npm))
+    assert preview["changed"] is True and len(preview["created"]) == 4
+    assert npm.objects("proxy-hosts") == [] and npm.objects("access-lists") == []
+
+    first = run(npm_site, **site(npm))
+    assert first["changed"] is True
+    assert sorted(first["created"]) == ["access list lan-only", "proxy host api.music-sim.test",
+                                        "proxy host mlflow.music-sim.test", "proxy host music-sim.test"]
+    hosts = by_domain(npm)
+    lan_id = npm.objects("access-lists")[0]["id"]
+    assert hosts["mlflow.music-sim.test"]["access_list_id"] == lan_id
+    assert hosts["api.music-sim.test"]["forward_port"] == 8000
+    assert all(h["meta"]["musicsim_managed"] is True for h in hosts.values())
+
+    again = run(npm_site, **site(npm))
+    assert (again["changed"], again["created"], again["updated"], again["deleted"]) == (False, [], [], [])
+    assert by_domain(npm) == hosts
+
+
+def test_changing_one_route_changes_that_host_only(server):
+    npm = server()
+    run(npm_site, **site(npm))
+    before = by_domain(npm)
+    time.sleep(1.1)  # modified_on has a resolution of one second
+    moved = [dict(h, forward_port=8001) if h["forward_host"] == "megapi" else h for h in HOSTS]
+
+    preview = run(npm_site, check=True, **site(npm, moved))
+    assert preview["updated"] == ["proxy host api.music-sim.test (forward_port)"]
+    assert preview["diff"]["before"]["proxy host api.music-sim.test"]["forward_port"] == 8000
+    assert preview["diff"]["after"]["proxy host api.music-sim.test"]["forward_port"] == 8001
+    assert by_domain(npm) == before
+
+    result = run(npm_site, **site(npm, moved))
+    assert (result["changed"], result["updated"], result["created"], result["deleted"]) == (
+        True, ["proxy host api.music-sim.test (forward_port)"], [], [])
+    after = by_domain(npm)
+    assert after["api.music-sim.test"]["forward_port"] == 8001
+    for name in ("music-sim.test", "mlflow.music-sim.test"):
+        assert after[name] == before[name], f"{name} was touched"
+
+
+def test_hosts_no_longer_declared_are_removed_but_not_hand_made_ones(server):
+    npm = server()
+    run(npm_site, **site(npm))
+    npm.client().create("proxy-hosts", {"domain_names": ["by-hand.music-sim.test"], "forward_scheme": "http",
+                                        "forward_host": "somewhere", "forward_port": 80})
+    kept = run(npm_site, prune=False, **site(npm, HOSTS[:2], []))
+    assert kept["changed"] is False and len(npm.objects("proxy-hosts")) == 4
+
+    result = run(npm_site, **site(npm, HOSTS[:2], []))
+    assert sorted(result["deleted"]) == ["access list lan-only", "proxy host mlflow.music-sim.test"]
+    assert sorted(by_domain(npm)) == ["api.music-sim.test", "by-hand.music-sim.test", "music-sim.test"]
+    assert npm.objects("access-lists") == []
+
+
+def test_a_hand_made_host_for_a_declared_domain_is_adopted(server):
+    npm = server()
+    npm.client().create("proxy-hosts", {"domain_names": ["api.music-sim.test"], "forward_scheme": "http",
+                                        "forward_host": "old-api", "forward_port": 80})
+    result = run(npm_site, **site(npm, HOSTS[:1], []))
+    assert result["updated"] == ["proxy host api.music-sim.test (forward_host, forward_port, block_exploits, meta)"]
+    host = by_domain(npm)["api.music-sim.test"]
+    assert (host["forward_host"], host["forward_port"], host["meta"]["musicsim_managed"]) == ("megapi", 8000, True)
+
+
+def test_access_list_changes_are_applied(server):
+    npm = server()
+    run(npm_site, **site(npm))
+    wider = dict(LAN, clients=LAN["clients"] + [{"address": "10.0.0.0/8", "directive": "allow"}])
+    result = run(npm_site, **site(npm, lists=[wider]))
+    assert result["updated"] == ["access list lan-only (clients)"]
+    clients = npm.client().list("access-lists", "clients")[0]["clients"]
+    assert [c["address"] for c in clients] == ["192.168.0.0/16", "10.0.0.0/8"]
+
+
+def test_certificates_are_requested_once_and_reused(server):
+    npm = server()
+    secure = [dict(HOSTS[0], certificate="letsencrypt", ssl_forced=True, hsts_enabled=True, http2_support=True)]
+    first = run(npm_site, **site(npm, secure, []))
+    assert "certificate api.music-sim.test" in first["created"]
+    certificates = npm.objects("certificates")
+    assert len(certificates) == 1
+    host = by_domain(npm)["api.music-sim.test"]
+    assert (host["certificate_id"], host["ssl_forced"], host["hsts_enabled"]) == (certificates[0]["id"], True, True)
+    # A host restored without its proxy host (or rebuilt) finds the valid
+    # certificate again instead of asking Let's Encrypt for a new one.
+    npm.client().delete("proxy-hosts", host["id"])
+    again = run(npm_site, **site(npm, secure, []))
+    assert again["created"] == ["proxy host api.music-sim.test"]
+    assert len(npm.objects("certificates")) == 1
+    assert by_domain(npm)["api.music-sim.test"]["certificate_id"] == certificates[0]["id"]
+
+
+def test_one_wildcard_certificate_by_dns_challenge_serves_every_host(server):
+    npm = server()
+    credentials = "dns_ovh_endpoint = ovh-eu\ndns_ovh_application_secret = throwaway-dns-secret\n"
+    wildcard = {"name": "wildcard", "domain_names": ["*.music-sim.test", "music-sim.test"],
+                "dns_provider": "ovh", "dns_credentials": credentials}
+    hosts = [dict(h, certificate="wildcard", ssl_forced=True) for h in HOSTS[:2]]
+    result = run(npm_site, certificates=[wildcard], **site(npm, hosts, []))
+    assert "throwaway-dns-secret" not in json.dumps(result)
+    certificates = npm.objects("certificates")
+    assert len(certificates) == 1
+    assert certificates[0]["meta"]["dns_challenge"] is True and certificates[0]["meta"]["dns_provider"] == "ovh"
+    assert {h["certificate_id"] for h in by_domain(npm).values()} == {certificates[0]["id"]}
+    assert run(npm_site, certificates=[wildcard], **site(npm, hosts, []))["changed"] is False
+
+
+def test_before_213_certificates_carry_the_lets_encrypt_account(server):
+    # 2.12 requires letsencrypt_email/agree in the request; 2.13 refuses them.
+    for version in ("2.12.6", "2.13.5"):
+        npm = server(version=version)
+        result = run(npm_site, **site(npm, [dict(HOSTS[0], certificate="letsencrypt")], []))
+        assert result["failed"] is False, (version, result)
+        assert npm.objects("certificates")[0]["meta"]["letsencrypt_email"] == ADMIN["email"]
+
+
+def test_fields_an_older_server_refuses_are_not_sent(server):
+    host = dict(HOSTS[0], trust_forwarded_proto=True)
+    old = server(version="2.13.5")
+    result = run(npm_site, **site(old, [host], []))
+    assert result["failed"] is False and result["created"] == ["proxy host api.music-sim.test"]
+    assert "trust_forwarded_proto needs nginx-proxy-manager 2.14.0" in json.dumps(result["warnings"])
+    assert "trust_forwarded_proto" not in by_domain(old)["api.music-sim.test"]
+    new = server(version="2.14.0")
+    assert run(npm_site, **site(new, [host], []))["failed"] is False
+    assert by_domain(new)["api.music-sim.test"]["trust_forwarded_proto"] is True
+    assert run(npm_site, **site(new, [host], []))["changed"] is False
+
+
+def test_a_refusal_of_the_server_fails_with_its_message(server):
+    npm = server()
+    bad = [dict(HOSTS[0], domain_names=["api music-sim.test"])]
+    result = run(npm_site, **site(npm, bad, []))
+    assert result["failed"] is True and result["status"] == 400
+    assert "answered 400: data/domain_names/0 'api music-sim.test' does not match" in result["msg"]
+    # The client passes upstream's own words on, for an unknown field too.
+    with pytest.raises(npm_api.NpmError) as refused:
+        npm.client().create("proxy-hosts", {"domain_names": ["x.music-sim.test"], "forward_scheme": "http",
+                                            "forward_host": "x", "forward_port": 80, "bogus": 1})
+    assert refused.value.status == 400
+    assert "must NOT have additional properties (bogus)" in str(refused.value)
+
+
+@pytest.mark.parametrize("hosts, message", [
+    ([dict(HOSTS[0]), dict(HOSTS[1], domain_names=["API.music-sim.test"])],
+     "api.music-sim.test is declared by proxy_hosts[0] and proxy_hosts[1]"),
+    ([{"domain_names": ["api.music-sim.test"], "forward_port": 8000}], "proxy_hosts[0] has no forward_host"),
+    ([dict(HOSTS[0], ssl_forcd=True)], "proxy_hosts[0] has unknown fields: ssl_forcd"),
+])
+def test_a_wrong_declaration_fails_before_the_server_is_touched(server, hosts, message):
+    npm = server()
+    result = run(npm_site, **site(npm, hosts, []))
+    assert result["failed"] is True and message in result["msg"]
+    assert npm.objects("proxy-hosts") == []
+
+
+def test_an_undeclared_access_list_or_certificate_is_refused(server):
+    npm = server()
+    result = run(npm_site, **site(npm, [dict(HOSTS[0], access_list="nowhere")], []))
+    assert result["failed"] is True and "access list 'nowhere' is not declared" in result["msg"]
+    result = run(npm_site, **site(npm, [dict(HOSTS[0], certificate="nowhere")], []))
+    assert result["failed"] is True and "certificate 'nowhere' is neither" in result["msg"]
+    assert npm.objects("proxy-hosts") == []
+
+
+def test_an_expired_token_is_renewed(server):
+    npm = server(token_ttl=2)
+    client = npm.client()
+    client.list("proxy-hosts")
+    client._expires = time.time() + 3600  # the client still believes in its token
+    stale = client._token
+    time.sleep(3)
+    with pytest.raises(npm_api.NpmError) as refused:
+        client.send("GET", "/nginx/proxy-hosts", None, stale)
+    assert refused.value.status == 401 and "expired" in refused.value.message
+    assert client.list("proxy-hosts") == []
+    assert client._token != stale
+
+
+def test_an_unreachable_server_is_a_clear_failure_and_a_harmless_preview():
+    args = dict(url="http://127.0.0.1:9/api", identity=ADMIN["email"], secret=ADMIN["password"], proxy_hosts=HOSTS[:1])
+    result = run(npm_site, **args)
+    assert result["failed"] is True and "did not answer" in result["msg"]
+    preview = run(npm_site, check=True, **args)
+    assert preview["failed"] is False and preview["changed"] is True
+
+
+@pytest.mark.parametrize("expires_on, valid", [
+    ("2999-01-01 00:00:00", True),
+    ("2000-01-01 00:00:00", False),
+    ("2000-01-01T00:00:00.000Z", False),
+    ("", True),  # unknown expiry: trust the server, which renews it itself
+])
+def test_an_expired_certificate_is_not_reused(expires_on, valid):
+    assert npm_site.still_valid({"expires_on": expires_on}) is valid
