@@ -72,9 +72,11 @@ test:
 	  tests/harness/summary.sh || rc=1; exit $$rc
 
 # --- Demo --------------------------------------------------------------------
-demo: venv image
+demo: venv image images
 	ansible-playbook playbooks/demo-host.yml
 	ansible-playbook -i inventories/local tests/harness/prepare-test-host.yml
+	ansible-playbook -i inventories/local playbooks/host.yml
+	ansible-playbook -i inventories/local tests/harness/load-images.yml
 	ansible-playbook -i inventories/local site.yml
 	ansible-playbook -i inventories/local playbooks/demo-report.yml
 

@@ -24,3 +24,17 @@ def test_engine_enforces_memory_limits(host):
     info = json.loads(host.check_output("docker info --format '{{json .}}'"))
     assert info["MemoryLimit"] is True
     assert info["LiveRestoreEnabled"] is True
+
+
+def test_proxy_serves_every_declared_route(host):
+    # Each route of group_vars/all/main.yml is a proxy host: HTTP redirects
+    # to HTTPS for its own name.
+    routes = ["", "api.", "monitor.", "mlflow.", "prometheus.", "proxy.", "minio.", "locust."]
+    for prefix in routes:
+        name = f"{prefix}music-sim.test"
+        out = host.check_output(
+            "python3 -c \"import http.client as h; c = h.HTTPConnection('127.0.0.1', 80); "
+            f"c.request('GET', '/', headers={{'Host': '{name}'}}); r = c.getresponse(); "
+            "print(r.status, r.getheader('Location'))\""
+        )
+        assert out == f"301 https://{name}/", name
