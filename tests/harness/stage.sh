@@ -8,11 +8,14 @@ name=$1
 shift
 stages=${MUSICSIM_STAGES:-.cache/stages.tsv}
 mkdir -p "$(dirname "$stages")"
+# Seconds since boot, not the wall clock: a test host that syncs time (it
+# has CAP_SYS_TIME) may step the shared clock while a stage runs.
+uptime() { local up; read -r up _ </proc/uptime; echo "${up%.*}"; }
 echo "=== $name: $*"
-start=$(date +%s)
+start=$(uptime)
 "$@"
 rc=$?
-seconds=$(($(date +%s) - start))
+seconds=$(($(uptime) - start))
 if [ "$rc" -eq 0 ]; then result=pass; else result=fail; fi
 printf '%s\t%s\t%s\n' "$name" "$result" "$seconds" >>"$stages"
 echo "=== $name: $result in ${seconds} s"
