@@ -103,3 +103,14 @@ def test_good_values_pass_preflight(fresh_host, tmp_path, role):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert _recap(output)["changed"] == 0
+
+
+def test_proxy_previews_a_new_machine_without_changing_it(fresh_host, tmp_path):
+    """--check on a machine that has no proxy yet: the play succeeds, reports
+    what it would do, and writes nothing."""
+    result = run_playbook(PLAYBOOK, fresh_host, _vars_file(tmp_path, "proxy", {}), "--check", "--diff")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert _recap(output)["changed"] > 0
+    touched = [p for p in changed_paths(fresh_host) if not p.startswith(("/root", "/tmp"))]
+    assert touched == [], touched

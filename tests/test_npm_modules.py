@@ -119,6 +119,7 @@ def test_first_admin_on_213_is_made_once(server):
 
 def test_default_admin_before_213_is_replaced(server):
     npm = server(version="2.12.6", admin=False)
+    assert "setup" not in npm.get("")  # servers before 2.13 do not report it
     assert npm.client().login("admin@example.com", "changeme")
     result = run(npm_admin, url=npm.url, **ADMIN)
     assert (result["changed"], result["action"], result["version"]) == (True, "replaced-default", "2.12.6")
@@ -206,13 +207,29 @@ def test_hosts_no_longer_declared_are_removed_but_not_hand_made_ones(server):
     run(npm_site, **site(npm))
     npm.client().create("proxy-hosts", {"domain_names": ["by-hand.music-sim.test"], "forward_scheme": "http",
                                         "forward_host": "somewhere", "forward_port": 80})
-    kept = run(npm_site, prune=False, **site(npm, HOSTS[:2], []))
+    kept = run(npm_site, prune=False, **site(npm, HOSTS[:2]))
     assert kept["changed"] is False and len(npm.objects("proxy-hosts")) == 4
 
-    result = run(npm_site, **site(npm, HOSTS[:2], []))
-    assert sorted(result["deleted"]) == ["access list lan-only", "proxy host mlflow.music-sim.test"]
+    result = run(npm_site, **site(npm, HOSTS[:2]))
+    assert result["deleted"] == ["proxy host mlflow.music-sim.test"]
     assert sorted(by_domain(npm)) == ["api.music-sim.test", "by-hand.music-sim.test", "music-sim.test"]
-    assert npm.objects("access-lists") == []
+    # Access lists carry no marker upstream (2.13+): never deleted.
+    assert [a["name"] for a in npm.objects("access-lists")] == ["lan-only"]
+    assert run(npm_site, **site(npm, HOSTS[:2]))["changed"] is False
+
+
+def test_a_host_of_ours_can_gain_and_lose_an_alias(server):
+    npm = server()
+    run(npm_site, **site(npm, HOSTS[:1], []))
+    ident = by_domain(npm)["api.music-sim.test"]["id"]
+    alias = [dict(HOSTS[0], domain_names=["api.music-sim.test", "www-api.music-sim.test"])]
+    result = run(npm_site, **site(npm, alias, []))
+    assert result["updated"] == ["proxy host api.music-sim.test,www-api.music-sim.test (domain_names)"]
+    assert (result["created"], result["deleted"]) == ([], [])
+    hosts = npm.objects("proxy-hosts")
+    assert [(h["id"], h["domain_names"]) for h in hosts] == [(ident, ["api.music-sim.test", "www-api.music-sim.test"])]
+    assert run(npm_site, **site(npm, alias, []))["changed"] is False
+    assert run(npm_site, **site(npm, HOSTS[:1], []))["updated"] == ["proxy host api.music-sim.test (domain_names)"]
 
 
 def test_a_hand_made_host_for_a_declared_domain_is_adopted(server):
@@ -232,7 +249,10 @@ def test_access_list_changes_are_applied(server):
     result = run(npm_site, **site(npm, lists=[wider]))
     assert result["updated"] == ["access list lan-only (clients)"]
     clients = npm.client().list("access-lists", "clients")[0]["clients"]
-    assert [c["address"] for c in clients] == ["192.168.0.0/16", "10.0.0.0/8"]
+    assert sorted(c["address"] for c in clients) == ["10.0.0.0/8", "192.168.0.0/16"]
+    # The server keeps no order of its own: a reordered declaration is no change.
+    reordered = dict(wider, clients=list(reversed(wider["clients"])))
+    assert run(npm_site, **site(npm, lists=[reordered]))["changed"] is False
 
 
 def test_certificates_are_requested_once_and_reused(server):
@@ -356,3 +376,12 @@ def test_an_unreachable_server_is_a_clear_failure_and_a_harmless_preview():
 ])
 def test_an_expired_certificate_is_not_reused(expires_on, valid):
     assert npm_site.still_valid({"expires_on": expires_on}) is valid
+
+
+@pytest.mark.parametrize("version, expected", [
+    ({"major": 2, "minor": 13, "revision": 5}, (2, 13, 5)),
+    ("2.14.0", (2, 14, 0)),  # upstream's development branch answers a string
+    ("v2.15.0-dev", (2, 15, 0)),
+])
+def test_the_version_is_read_in_either_form(version, expected):
+    assert npm_api.version_tuple({"version": version}) == expected

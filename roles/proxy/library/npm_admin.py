@@ -84,43 +84,47 @@ def wait_for_api(client, seconds):
             time.sleep(2)
 
 
+def logs_in(client, identity, secret):
+    """A token for these credentials, or None when the server refuses them."""
+    try:
+        return client.login(identity, secret)
+    except NpmError as error:
+        if error.status not in (400, 401):
+            raise
+        return None
+
+
 def ensure_admin(client, params, check_mode):
     """Return (changed, action, version)."""
     status = wait_for_api(client, params["wait"])
     version = ".".join(str(part) for part in version_tuple(status))
-    if status.get("setup"):
-        try:
-            client.login(params["email"], params["password"])
-        except NpmError as error:
-            if error.status != 401:
-                raise
-            raise NpmError("POST", "/tokens", 401,
-                           "nginx-proxy-manager is already set up, but %s does not log in with the "
-                           "password from the vault (%s). Set the vault password to the one in use, "
-                           "or change it in the admin UI first." % (params["email"], error.message))
+    # The declared credentials first: servers before 2.13 do not report
+    # "setup" at all, so only a login tells that the admin is in place.
+    if logs_in(client, params["email"], params["password"]):
         return False, "none", version
 
     profile = {"name": params["name"], "nickname": params["name"].split()[0], "email": params["email"]}
-    try:
-        token = client.login(*DEFAULT_ADMIN)
-    except NpmError as error:
-        if error.status not in (400, 401):
-            raise
-        token = None
-    if token is None:
+    token = logs_in(client, *DEFAULT_ADMIN)
+    if token:
+        # The default admin with the default password (before 2.13, or a
+        # server upgraded from then): it becomes the declared admin at once.
+        if not check_mode:
+            me = client.send("GET", "/users/me", None, token)
+            client.send("PUT", "/users/%d" % me["id"], profile, token)
+            client.send("PUT", "/users/%d/auth" % me["id"],
+                        {"type": "password", "current": DEFAULT_ADMIN[1], "secret": params["password"]}, token)
+        return True, "replaced-default", version
+    if status.get("setup") is False:
         # 2.13 and later: no user yet, the first one is made without a token.
         if not check_mode:
             body = dict(profile, roles=["admin"], is_disabled=False,
                         auth={"type": "password", "secret": params["password"]})
             client.send("POST", "/users", body, None)
         return True, "created", version
-    # Before 2.13: the default admin exists with the default password.
-    if not check_mode:
-        me = client.send("GET", "/users/me", None, token)
-        client.send("PUT", "/users/%d" % me["id"], profile, token)
-        client.send("PUT", "/users/%d/auth" % me["id"],
-                     {"type": "password", "current": DEFAULT_ADMIN[1], "secret": params["password"]}, token)
-    return True, "replaced-default", version
+    raise NpmError("POST", "/tokens", 401,
+                   "nginx-proxy-manager is already set up, but %s does not log in with the password "
+                   "from the vault. Set the vault password to the one in use, or change it in the "
+                   "admin UI first." % params["email"])
 
 
 def main():

@@ -11,11 +11,14 @@ module: npm_site
 short_description: Make nginx-proxy-manager's proxy hosts, access lists and certificates match a declaration
 description:
   - Reads what the server holds and creates what is missing, updates what
-    differs and, when I(prune) is on, deletes the proxy hosts and access
-    lists that this module created earlier and that are no longer declared.
-    Objects made by hand in the UI are left alone.
+    differs and, when I(prune) is on, deletes the proxy hosts that this
+    module created earlier (marked in their meta) and that are no longer
+    declared. A host made by hand in the UI is left alone unless it serves
+    a declared domain: then it is adopted (updated and marked).
   - The API has no upsert; a proxy host is matched on its domain names, an
-    access list and a certificate on their name or domain names.
+    access list on its name, a certificate on its domain names.
+  - Access lists are created and updated, never deleted (upstream keeps no
+    marker on them from 2.13).
   - A certificate that already exists for the same domain names and has not
     expired is reused, never requested again (Let's Encrypt rate limits): a
     host rebuilt from a backup keeps its certificates.
@@ -41,7 +44,7 @@ options:
     type: str
     default: musicsim_managed
   prune:
-    description: Delete proxy hosts and access lists carrying the marker that are not declared.
+    description: Delete proxy hosts carrying the marker that are not declared.
     type: bool
     default: true
   access_lists:
@@ -130,6 +133,13 @@ HOST_FIELDS = {
 }
 # Fields older servers refuse (their schema has additionalProperties false).
 HOST_FIELDS_SINCE = {"trust_forwarded_proto": (2, 14, 0)}
+# The server answers a certificate request once certbot is done: allow for
+# DNS propagation and Let's Encrypt's own checks.
+CERTIFICATE_TIMEOUT = 180
+
+
+class DeclarationError(Exception):
+    """The declaration cannot be applied as written (found before any change)."""
 
 
 def domains(names):
@@ -183,8 +193,7 @@ class Site:
                 "name": name,
                 "satisfy_any": bool(wanted.get("satisfy_any", True)),
                 "pass_auth": bool(wanted.get("pass_auth", False)),
-                "clients": [{"address": c["address"], "directive": c.get("directive", "allow")}
-                            for c in wanted.get("clients", [])],
+                "clients": clients(wanted.get("clients", [])),
             }
             key = "access list %s" % name
             have = current.get(name)
@@ -194,22 +203,21 @@ class Site:
                 if self.check:
                     ids[name] = 0
                 else:
-                    made = self.client.create("access-lists", dict(body, items=[], meta=self.mark({})))
+                    made = self.client.create("access-lists", dict(body, items=[]))
                     ids[name] = made["id"]
                 continue
             old = {
                 "name": have["name"],
                 "satisfy_any": bool(have.get("satisfy_any")),
                 "pass_auth": bool(have.get("pass_auth")),
-                "clients": [{"address": c["address"], "directive": c["directive"]}
-                            for c in have.get("clients") or []],
+                "clients": clients(have.get("clients") or []),
             }
             if old != body:
                 self.updated.append("%s (%s)" % (key, ", ".join(k for k in body if body[k] != old[k])))
                 self.record(key, old, body)
                 if not self.check:
                     self.client.update("access-lists", have["id"], body)
-        return ids, current
+        return ids
 
     # --- certificates ----------------------------------------------------
     def certificate_meta(self, extra=None):
@@ -232,7 +240,8 @@ class Site:
             return 0
         body = {"provider": "letsencrypt", "nice_name": nice_name, "domain_names": names,
                 "meta": self.certificate_meta(meta)}
-        made = self.client.create("certificates", body)
+        timeout = CERTIFICATE_TIMEOUT + int((meta or {}).get("propagation_seconds", 0))
+        made = self.client.create("certificates", body, timeout=timeout)
         certificates.append(made)
         return made["id"]
 
@@ -260,9 +269,9 @@ class Site:
         if choice in shared:
             return shared[choice]
         if choice != "letsencrypt":
-            raise NpmError("PLAN", "certificates", 400,
-                           "proxy host %s: certificate %r is neither none, letsencrypt, nor a declared "
-                           "certificate (%s)" % (wanted["domain_names"][0], choice, ", ".join(shared) or "none"))
+            raise DeclarationError("proxy host %s: certificate %r is neither none, letsencrypt, nor a declared "
+                                   "certificate (%s)" % (wanted["domain_names"][0], choice,
+                                                         ", ".join(shared) or "none"))
         found = self.find_certificate(certificates, wanted["domain_names"])
         if found:
             return found["id"]
@@ -291,7 +300,7 @@ class Site:
                 self.warnings.append("%s: %s needs nginx-proxy-manager %s or later; not sent to %s" % (
                     body["domain_names"][0], field, ".".join(map(str, since)), ".".join(map(str, self.version))))
         if wanted.get("access_list") and wanted["access_list"] not in list_ids:
-            raise NpmError("PLAN", "proxy-hosts", 400, "proxy host %s: access list %r is not declared" % (
+            raise DeclarationError("proxy host %s: access list %r is not declared" % (
                 body["domain_names"][0], wanted["access_list"]))
         if not cert_id:
             # Without a certificate these would point at nothing.
@@ -302,25 +311,30 @@ class Site:
         certificates = self.client.list("certificates")
         shared = self.shared_certificates(certificates)
         current = self.client.list("proxy-hosts")
-        declared = set()
+        declared = set(tuple(domains(w["domain_names"])) for w in self.params["proxy_hosts"])
         for wanted in self.params["proxy_hosts"]:
             names = domains(wanted["domain_names"])
-            declared.add(tuple(names))
             body = self.host_body(wanted, list_ids, self.host_certificate(wanted, certificates, shared))
             key = "proxy host %s" % ",".join(names)
             have = next((h for h in current if domains(h["domain_names"]) == names), None)
+            clash = [h for h in current if h is not have and set(domains(h["domain_names"])) & set(names)]
+            if have is None and clash and self.managed(clash[0]) \
+                    and tuple(domains(clash[0]["domain_names"])) not in declared:
+                # One of ours whose names changed (an alias added or dropped).
+                have, clash = clash[0], clash[1:]
+            if clash:
+                raise DeclarationError("%s: %s already belongs to proxy host %d (%s); declare the same domain "
+                                       "names or remove that host" % (
+                                           key, ", ".join(sorted(set(domains(clash[0]["domain_names"])) & set(names))),
+                                           clash[0]["id"], ", ".join(clash[0]["domain_names"])))
             if have is None:
-                clash = [h for h in current if set(domains(h["domain_names"])) & set(names)]
-                if clash:
-                    raise NpmError("PLAN", "proxy-hosts", 400, "%s: %s already belongs to proxy host %d (%s); "
-                                   "declare the same domain names or remove that host" % (
-                                       key, ", ".join(sorted(set(domains(clash[0]["domain_names"])) & set(names))),
-                                       clash[0]["id"], ", ".join(clash[0]["domain_names"])))
                 self.created.append(key)
                 self.record(key, None, body)
                 if not self.check:
                     self.client.create("proxy-hosts", dict(body, meta=self.mark({}), enabled=True))
                 continue
+            current.remove(have)
+            current.append(dict(have, domain_names=names))  # pruning sees it as declared
             old = {field: have.get(field) for field in body}
             old["domain_names"] = domains(have["domain_names"])
             differs = [field for field in body if body[field] != old[field]]
@@ -337,12 +351,10 @@ class Site:
         return current, declared
 
     # --- pruning ---------------------------------------------------------
-    def prune(self, hosts, declared, lists):
-        remaining = []
+    def prune(self, hosts, declared):
         for host in hosts:
             names = tuple(domains(host["domain_names"]))
             if names in declared or not self.managed(host):
-                remaining.append(host)
                 continue
             key = "proxy host %s" % ",".join(names)
             self.deleted.append(key)
@@ -350,27 +362,19 @@ class Site:
                               "forward_port": host["forward_port"]}, None)
             if not self.check:
                 self.client.delete("proxy-hosts", host["id"])
-        wanted = {a["name"] for a in self.params["access_lists"]}
-        in_use = {h.get("access_list_id") for h in remaining}
-        for name, item in lists.items():
-            if name in wanted or not self.managed(item):
-                continue
-            if item["id"] in in_use:
-                self.warnings.append("access list %s is no longer declared but a proxy host made by hand "
-                                     "still uses it: kept" % name)
-                continue
-            key = "access list %s" % name
-            self.deleted.append(key)
-            self.record(key, {"name": name}, None)
-            if not self.check:
-                self.client.delete("access-lists", item["id"])
 
     def run(self):
-        list_ids, lists = self.access_lists()
+        list_ids = self.access_lists()
         hosts, declared = self.proxy_hosts(list_ids)
         if self.params["prune"]:
-            self.prune(hosts, declared, lists)
+            self.prune(hosts, declared)
         return bool(self.created or self.updated or self.deleted)
+
+
+def clients(items):
+    """Access list clients in a stable order: the server keeps none."""
+    return sorted(({"address": c["address"], "directive": c.get("directive", "allow")} for c in items),
+                  key=lambda c: (c["address"], c["directive"]))
 
 
 def check_declaration(params):
@@ -425,6 +429,8 @@ def main():
     try:
         site = Site(client, module.params, module.check_mode)
         changed = site.run()
+    except DeclarationError as error:
+        module.fail_json(msg="The declaration is wrong: %s" % error)
     except NpmError as error:
         if module.check_mode and error.status is None:
             module.exit_json(changed=True, created=[], updated=[], deleted=[], version="",

@@ -35,8 +35,12 @@ class NpmError(Exception):
 
 
 def version_tuple(status):
-    """(major, minor, revision) from the answer of GET /api."""
+    """(major, minor, revision) from the answer of GET /api: an object in
+    released versions, a "2.x.y" string in upstream's development branch."""
     version = status.get("version") or {}
+    if isinstance(version, str):
+        parts = (version.lstrip("v").split("-")[0].split(".") + ["0", "0", "0"])[:3]
+        return tuple(int(part) if part.isdigit() else 0 for part in parts)
     return tuple(int(version.get(part, 0) or 0) for part in ("major", "minor", "revision"))
 
 
@@ -52,7 +56,7 @@ class NpmClient:
         self._expires = 0.0
 
     # --- transport -------------------------------------------------------
-    def send(self, method, path, body, token):
+    def send(self, method, path, body, token, timeout=None):
         headers = {"Accept": "application/json"}
         data = None
         if body is not None:
@@ -62,7 +66,7 @@ class NpmClient:
             headers["Authorization"] = "Bearer %s" % token
         try:
             reply = open_url(self.url + path, method=method, data=data, headers=headers,
-                             timeout=self.timeout, follow_redirects="none")
+                             timeout=timeout or self.timeout, follow_redirects="none")
             text = reply.read()
         except HTTPError as error:
             raise NpmError(method, path, error.code, self._message(error))
@@ -81,15 +85,15 @@ class NpmClient:
             return payload["error"].get("message") or error.reason
         return error.reason
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, timeout=None):
         """An authenticated request; one new login when the token was refused."""
         try:
-            return self.send(method, path, body, self.token())
+            return self.send(method, path, body, self.token(), timeout)
         except NpmError as error:
             if error.status != 401:
                 raise
             self._token = None
-            return self.send(method, path, body, self.token())
+            return self.send(method, path, body, self.token(), timeout)
 
     # --- session ---------------------------------------------------------
     def status(self):
@@ -123,8 +127,8 @@ class NpmClient:
     def list(self, kind, expand=None):
         return self.call("GET", "/nginx/%s%s" % (kind, "?expand=" + expand if expand else ""))
 
-    def create(self, kind, body):
-        return self.call("POST", "/nginx/%s" % kind, body)
+    def create(self, kind, body, timeout=None):
+        return self.call("POST", "/nginx/%s" % kind, body, timeout)
 
     def update(self, kind, ident, body):
         return self.call("PUT", "/nginx/%s/%d" % (kind, ident), body)

@@ -367,8 +367,10 @@ class Api:
         parts = [p for p in path.split("/") if p][1:]  # drop "api"
         if method == "GET" and not parts:
             major, minor, revision = VERSION
-            return 200, {"status": "OK", "setup": self.setup_done(),
-                         "version": {"major": major, "minor": minor, "revision": revision}}
+            answer = {"status": "OK", "version": {"major": major, "minor": minor, "revision": revision}}
+            if VERSION >= (2, 13, 0):  # older servers do not report it
+                answer["setup"] = self.setup_done()
+            return 200, answer
         if parts == ["tokens"] and method == "POST":
             validate("token", body)
             for user in self.store.all("user"):
@@ -525,7 +527,7 @@ class Api:
                 items.append({"username": item["username"], "hash": hashes[item["username"]]})
         return {"owner_user_id": (current or {}).get("owner_user_id", user["id"]), "name": body["name"],
                 "satisfy_any": body.get("satisfy_any", False), "pass_auth": body.get("pass_auth", False),
-                "items": items, "clients": body.get("clients", []), "meta": body.get("meta", {})}
+                "items": items, "clients": body.get("clients", [])}
 
     def certificate(self, body, user):
         if body["provider"] != "letsencrypt":

@@ -90,8 +90,10 @@ ACCESS_LIST_FIELDS = {
             },
         },
     },
-    "meta": {"type": "object"},
 }
+# Before 2.13 an access list's meta was accepted (and not stored); from 2.13
+# it is refused.
+LEGACY_ACCESS_LIST_FIELDS = {"meta": {"type": "object"}}
 
 USER_FIELDS = {
     "name": {"type": "string", "minLength": 1},
@@ -122,6 +124,9 @@ def schemas(version):
     proxy_host = dict(PROXY_HOST_FIELDS)
     if version >= (2, 14, 0):
         proxy_host["trust_forwarded_proto"] = BOOLEAN
+    access_list = dict(ACCESS_LIST_FIELDS)
+    if version < (2, 13, 0):
+        access_list.update(LEGACY_ACCESS_LIST_FIELDS)
     meta = dict(CERTIFICATE_META)
     if version < (2, 13, 0):
         meta.update(LEGACY_CERTIFICATE_META)
@@ -140,8 +145,8 @@ def schemas(version):
         "proxy_host_create": _object(proxy_host, required=("domain_names", "forward_scheme",
                                                            "forward_host", "forward_port")),
         "proxy_host_update": _object(proxy_host, min_properties=1),
-        "access_list_create": _object(ACCESS_LIST_FIELDS, required=("name",)),
-        "access_list_update": _object(ACCESS_LIST_FIELDS, min_properties=1),
+        "access_list_create": _object(access_list, required=("name",)),
+        "access_list_update": _object(access_list, min_properties=1),
         "certificate_create": _object({
             "provider": {"type": "string", "enum": ["letsencrypt", "other"]},
             "nice_name": {"type": "string"},
