@@ -137,3 +137,22 @@ def test_compose_file_is_readable_by_root_only(host):
     compose = host.file("/opt/musicsim/proxy/compose.yaml")
     assert compose.mode == 0o640 and compose.user == "root"
     assert "throwaway-proxy-password" not in compose.content_string
+
+
+def test_changing_one_route_changes_that_host_only(host):
+    # side_effect.yml re-ran the role with the api route pointed at the web
+    # container, and recorded the proxy before and after.
+    change = json.loads(host.file("/var/tmp/route-change.json").content_string)
+    assert change["reported"] == {
+        "created": [], "updated": [f"proxy host api.{DOMAIN} (forward_host, forward_port)"], "deleted": []}, change["reported"]
+    before = {h["domain_names"][0]: h for h in change["before"]["nginx/proxy-hosts"]}
+    after = {h["domain_names"][0]: h for h in change["after"]["nginx/proxy-hosts"]}
+    assert sorted(before) == sorted(after)
+    assert [name for name in before if before[name] != after[name]] == [f"api.{DOMAIN}"]
+    assert (before[f"api.{DOMAIN}"]["forward_host"], after[f"api.{DOMAIN}"]["forward_host"]) == ("megapi", "musicsim-web")
+    assert change["before"]["nginx/access-lists"] == change["after"]["nginx/access-lists"]
+    assert change["before"]["nginx/certificates"] == change["after"]["nginx/certificates"]
+    assert change["started_before"] == change["started_after"], "the container was restarted"
+    assert change["api_reaches"] == "musicsim-web"
+    # Then the inventory's declaration was applied again.
+    assert request(host, f"api.{DOMAIN}") == (200, "megapi")
