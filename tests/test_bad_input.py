@@ -28,6 +28,20 @@ GOOD = {
             {"name": "mlflow", "subdomain": "mlflow", "upstream": {"host": "mlflow", "port": 5000}, "exposure": "lan"},
         ],
     },
+    "megapi": {
+        "megapi_image": "musicsim-test/megapi:1",
+        "megapi_admin_email": "admin@music-sim.test",
+        "megapi_db_password": "throwaway-test-password",
+        "megapi_admin_password": "throwaway-test-password",
+        "megapi_secret_key": "throwaway-test-secret-key-of-32-characters",
+        "megapi_minio_root_password": "throwaway-test-password",
+    },
+    "ddns": {
+        "ddns_enabled": True,
+        "ddns_hostnames": ["music-sim.test"],
+        "ddns_username": "music-sim.test-home",
+        "ddns_password": "throwaway-test-password",
+    },
 }
 API = GOOD["proxy"]["proxy_routes"][0]
 
@@ -61,6 +75,16 @@ CASES = [
     ("proxy-lan-route-without-lan", "proxy", {"proxy_lan_ranges": []}, "proxy_lan_ranges"),
     ("proxy-unknown-tls", "proxy", {"proxy_tls": "selfsigned"}, "proxy_tls"),
     ("proxy-wildcard-without-dns-credentials", "proxy", {"proxy_tls": "wildcard"}, "proxy_dns_credentials"),
+    # The test machines are x86_64: the role's reading of the architecture
+    # is overridden to play an arm64 Raspberry Pi.
+    ("megapi-on-arm64", "megapi", {"_megapi_architecture": "aarch64"}, "megapi runs on x86_64 only"),
+    ("megapi-unpinned-image", "megapi", {"megapi_image": "megapi:latest"}, "megapi_image"),
+    ("megapi-published-on-every-address", "megapi", {"megapi_publish_address": "0.0.0.0"}, "megapi_publish_address"),
+    ("megapi-missing-vault-secret", "megapi", {"megapi_secret_key": ""}, "vault_megapi_secret_key"),
+    ("megapi-bucket-name-s3-refuses", "megapi", {"megapi_temp_bucket": "Temp_Uploads"}, "megapi_temp_bucket"),
+    ("ddns-missing-vault-password", "ddns", {"ddns_password": ""}, "vault_ddns_password"),
+    ("ddns-hostname-is-a-url", "ddns", {"ddns_hostnames": ["https://music-sim.test"]}, "ddns_hostnames"),
+    ("ddns-refresh-too-often", "ddns", {"ddns_refresh_seconds": 60}, "ddns_refresh_seconds"),
 ]
 
 
@@ -105,10 +129,11 @@ def test_good_values_pass_preflight(fresh_host, tmp_path, role):
     assert _recap(output)["changed"] == 0
 
 
-def test_proxy_previews_a_new_machine_without_changing_it(fresh_host, tmp_path):
-    """--check on a machine that has no proxy yet: the play succeeds, reports
-    what it would do, and writes nothing."""
-    result = run_playbook(PLAYBOOK, fresh_host, _vars_file(tmp_path, "proxy", {}), "--check", "--diff")
+@pytest.mark.parametrize("role", ["proxy", "megapi", "ddns"])
+def test_a_new_machine_is_previewed_without_changing_it(fresh_host, tmp_path, role):
+    """--check on a machine that has none of the role yet: the play succeeds,
+    reports what it would do, and writes nothing."""
+    result = run_playbook(PLAYBOOK, fresh_host, _vars_file(tmp_path, role, {}), "--check", "--diff")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert _recap(output)["changed"] > 0

@@ -1,6 +1,7 @@
 """The whole site on one host: what site.yml leaves running today."""
 
 import json
+import shlex
 
 
 def test_admin_user_runs_docker_compose_v2(host):
@@ -38,3 +39,24 @@ def test_proxy_serves_every_declared_route(host):
             "print(r.status, r.getheader('Location'))\""
         )
         assert out == f"301 https://{name}/", name
+
+
+def test_the_api_route_reaches_megapi_over_https(host):
+    # The name goes in SNI and the Host header, as a browser sends them; the
+    # stand-in proxy's certificates are its own, read and not verified.
+    script = (
+        "import socket, ssl\n"
+        "context = ssl.create_default_context()\n"
+        "context.check_hostname, context.verify_mode = False, ssl.CERT_NONE\n"
+        "name = 'api.music-sim.test'\n"
+        "tls = context.wrap_socket(socket.create_connection(('127.0.0.1', 443)), server_hostname=name)\n"
+        "tls.sendall(f'GET /metrics HTTP/1.0\\r\\nHost: {name}\\r\\n\\r\\n'.encode())\n"
+        "reply = b''.join(iter(lambda: tls.recv(4096), b'')).decode()\n"
+        "print(reply.split(' ')[1], 'http_request' in reply)\n"
+    )
+    assert host.check_output(f"python3 -c {shlex.quote(script)}") == "200 True"
+
+
+def test_megapi_and_its_stores_are_healthy(host):
+    for name in ("megapi", "megapi-postgres", "minio"):
+        assert host.check_output(f"docker inspect --format '{{{{ .State.Health.Status }}}}' {name}") == "healthy", name
