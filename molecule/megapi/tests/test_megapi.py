@@ -148,3 +148,27 @@ def test_no_secret_is_in_the_output_of_any_play():
     for step, text in outputs.items():
         for secret in SECRETS:
             assert secret not in text, f"{step} printed a secret"
+
+
+def test_a_new_revision_rebuilds_and_restarts_megapi_alone(host):
+    # side_effect.yml wrote a canary row and object, then re-ran the role
+    # with megapi_version rev-b instead of rev-a, and recorded the stack.
+    change = json.loads(host.file("/var/tmp/revision-change.json").content_string)
+    before, after = change["before"], change["after"]
+    assert before["megapi"]["image"].startswith("musicsim/megapi:" + change["rev_a"][:12] + "-")
+    assert after["megapi"]["image"].startswith("musicsim/megapi:" + change["rev_b"][:12] + "-")
+    assert after["megapi"]["id"] != before["megapi"]["id"]
+    assert change["revision"] == "REVISION b"
+    for name in ("megapi-postgres", "minio"):
+        assert after[name] == before[name], f"{name} was restarted"
+    assert change["row"] == "written before the change"
+    assert change["object"] == "canary object"
+
+
+def test_megapi_is_built_from_the_checkout_with_the_maintained_dockerfile(host):
+    state = inspect(host, "megapi")
+    assert state["Config"]["User"] == "megapi"
+    assert state["Config"]["WorkingDir"] == "/api"
+    assert host.check_output("git -C /opt/musicsim/megapi/src rev-parse HEAD") == \
+        host.check_output("git -C /srv/fixture-megapi rev-parse rev-b")
+    assert host.check_output("git -C /opt/musicsim/megapi/src status --porcelain") == ""
