@@ -29,12 +29,18 @@ GOOD = {
         ],
     },
     "megapi": {
+        "megapi_source": "image",
         "megapi_image": "musicsim-test/megapi:1",
         "megapi_admin_email": "admin@music-sim.test",
         "megapi_db_password": "throwaway-test-password",
         "megapi_admin_password": "throwaway-test-password",
         "megapi_secret_key": "throwaway-test-secret-key-of-32-characters",
         "megapi_minio_root_password": "throwaway-test-password",
+    },
+    "web": {
+        "web_source": "image",
+        "web_image": "musicsim-test/web:1",
+        "web_api_base_url": "https://api.music-sim.test",
     },
     "ddns": {
         "ddns_enabled": True,
@@ -79,9 +85,13 @@ CASES = [
     # is overridden to play an arm64 Raspberry Pi.
     ("megapi-on-arm64", "megapi", {"_megapi_architecture": "aarch64"}, "megapi runs on x86_64 only"),
     ("megapi-unpinned-image", "megapi", {"megapi_image": "megapi:latest"}, "megapi_image"),
+    ("megapi-build-from-a-branch", "megapi", {"megapi_source": "build", "megapi_version": "main"}, "megapi_version"),
     ("megapi-published-on-every-address", "megapi", {"megapi_publish_address": "0.0.0.0"}, "megapi_publish_address"),
     ("megapi-missing-vault-secret", "megapi", {"megapi_secret_key": ""}, "vault_megapi_secret_key"),
     ("megapi-bucket-name-s3-refuses", "megapi", {"megapi_temp_bucket": "Temp_Uploads"}, "megapi_temp_bucket"),
+    ("web-api-url-with-a-path", "web", {"web_api_base_url": "api.music-sim.test/v1"}, "web_api_base_url"),
+    ("web-build-from-a-branch", "web", {"web_source": "build", "web_version": "master"}, "web_version"),
+    ("web-unpinned-image", "web", {"web_image": "musicsim-web:latest"}, "web_image"),
     ("ddns-missing-vault-password", "ddns", {"ddns_password": ""}, "vault_ddns_password"),
     ("ddns-hostname-is-a-url", "ddns", {"ddns_hostnames": ["https://music-sim.test"]}, "ddns_hostnames"),
     ("ddns-refresh-too-often", "ddns", {"ddns_refresh_seconds": 60}, "ddns_refresh_seconds"),
@@ -129,7 +139,7 @@ def test_good_values_pass_preflight(fresh_host, tmp_path, role):
     assert _recap(output)["changed"] == 0
 
 
-@pytest.mark.parametrize("role", ["proxy", "megapi", "ddns"])
+@pytest.mark.parametrize("role", ["proxy", "megapi", "web", "ddns"])
 def test_a_new_machine_is_previewed_without_changing_it(fresh_host, tmp_path, role):
     """--check on a machine that has none of the role yet: the play succeeds,
     reports what it would do, and writes nothing."""

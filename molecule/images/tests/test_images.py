@@ -151,6 +151,22 @@ def test_web_serves_its_page_with_the_api_address(host):
     assert 'data-api-base-url="https://api.music-sim.test"' in page
 
 
+def test_node_installs_and_builds_a_locked_project_with_npm(host):
+    # What the web role's Dockerfile does: npm ci from a lock file, then npm
+    # run build, as an unprivileged user; no registry is needed for a project
+    # without dependencies.
+    package = json.dumps({"name": "p", "version": "1.0.0",
+                          "scripts": {"build": "node -e \"require('fs').writeFileSync('built', 'yes')\""}})
+    lock = json.dumps({"name": "p", "version": "1.0.0", "lockfileVersion": 3, "requires": True,
+                       "packages": {"": {"name": "p", "version": "1.0.0"}}})
+    script = (
+        "set -e; mkdir -p /tmp/p && cd /tmp/p; export npm_config_cache=/tmp/.npm; "
+        f"printf %s {shlex.quote(package)} > package.json; printf %s {shlex.quote(lock)} > package-lock.json; "
+        "npm ci --ignore-scripts --no-audit --no-fund >/dev/null && npm run build >/dev/null && cat built"
+    )
+    assert host.check_output(f"docker exec check-node sh -c {shlex.quote(script)}") == "yes"
+
+
 def test_mlflow_keeps_experiments_in_mariadb(host):
     created = python_http(
         host, "check-mlflow", "http://mlflow:5000/api/2.0/mlflow/experiments/create",

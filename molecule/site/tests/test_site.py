@@ -41,22 +41,37 @@ def test_proxy_serves_every_declared_route(host):
         assert out == f"301 https://{name}/", name
 
 
+# A GET over HTTPS to the proxy, with the name in SNI and the Host header as
+# a browser sends them; the stand-in proxy's certificates are its own, read
+# and not verified. Prints the status and the body.
+HTTPS_GET = (
+    "import socket, ssl, sys\n"
+    "context = ssl.create_default_context()\n"
+    "context.check_hostname, context.verify_mode = False, ssl.CERT_NONE\n"
+    "name, path = sys.argv[1], sys.argv[2]\n"
+    "tls = context.wrap_socket(socket.create_connection(('127.0.0.1', 443)), server_hostname=name)\n"
+    "tls.sendall(f'GET {path} HTTP/1.0\\r\\nHost: {name}\\r\\n\\r\\n'.encode())\n"
+    "reply = b''.join(iter(lambda: tls.recv(4096), b'')).decode()\n"
+    "print(reply.split(' ')[1]); print(reply.partition('\\r\\n\\r\\n')[2])\n"
+)
+
+
+def https_get(host, name, path):
+    status, _, body = host.check_output(f"python3 -c {shlex.quote(HTTPS_GET)} {name} {path}").partition("\n")
+    return int(status), body
+
+
+def test_the_root_route_reaches_the_front_end_with_the_api_url(host):
+    status, page = https_get(host, "music-sim.test", "/")
+    assert status == 200
+    assert 'data-api-base-url="https://api.music-sim.test"' in page
+
+
 def test_the_api_route_reaches_megapi_over_https(host):
-    # The name goes in SNI and the Host header, as a browser sends them; the
-    # stand-in proxy's certificates are its own, read and not verified.
-    script = (
-        "import socket, ssl\n"
-        "context = ssl.create_default_context()\n"
-        "context.check_hostname, context.verify_mode = False, ssl.CERT_NONE\n"
-        "name = 'api.music-sim.test'\n"
-        "tls = context.wrap_socket(socket.create_connection(('127.0.0.1', 443)), server_hostname=name)\n"
-        "tls.sendall(f'GET /metrics HTTP/1.0\\r\\nHost: {name}\\r\\n\\r\\n'.encode())\n"
-        "reply = b''.join(iter(lambda: tls.recv(4096), b'')).decode()\n"
-        "print(reply.split(' ')[1], 'http_request' in reply)\n"
-    )
-    assert host.check_output(f"python3 -c {shlex.quote(script)}") == "200 True"
+    status, body = https_get(host, "api.music-sim.test", "/metrics")
+    assert status == 200 and "http_request" in body
 
 
-def test_megapi_and_its_stores_are_healthy(host):
-    for name in ("megapi", "megapi-postgres", "minio"):
+def test_the_app_and_its_stores_are_healthy(host):
+    for name in ("megapi", "megapi-postgres", "minio", "musicsim-web"):
         assert host.check_output(f"docker inspect --format '{{{{ .State.Health.Status }}}}' {name}") == "healthy", name
