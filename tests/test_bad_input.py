@@ -87,7 +87,10 @@ CASES = [
     ("megapi-unpinned-image", "megapi", {"megapi_image": "megapi:latest"}, "megapi_image"),
     ("megapi-build-from-a-branch", "megapi", {"megapi_source": "build", "megapi_version": "main"}, "megapi_version"),
     ("megapi-published-on-every-address", "megapi", {"megapi_publish_address": "0.0.0.0"}, "megapi_publish_address"),
+    ("megapi-published-on-a-public-address", "megapi", {"megapi_publish_address": "203.0.113.5"},
+     "megapi_publish_address"),
     ("megapi-missing-vault-secret", "megapi", {"megapi_secret_key": ""}, "vault_megapi_secret_key"),
+    ("megapi-quote-in-an-optional-secret", "megapi", {"megapi_cyanite_token": "it's"}, "megapi_cyanite_token"),
     ("megapi-bucket-name-s3-refuses", "megapi", {"megapi_temp_bucket": "Temp_Uploads"}, "megapi_temp_bucket"),
     ("web-api-url-with-a-path", "web", {"web_api_base_url": "api.music-sim.test/v1"}, "web_api_base_url"),
     ("web-build-from-a-branch", "web", {"web_source": "build", "web_version": "master"}, "web_version"),
@@ -148,4 +151,22 @@ def test_a_new_machine_is_previewed_without_changing_it(fresh_host, tmp_path, ro
     assert result.returncode == 0, output[-3000:]
     assert _recap(output)["changed"] > 0
     touched = [p for p in changed_paths(fresh_host) if not p.startswith(("/root", "/tmp"))]
+    assert touched == [], touched
+
+
+@pytest.mark.parametrize("role", ["megapi", "web"])
+def test_a_build_is_previewed_on_a_new_machine_without_git(installed_host, tmp_path, role):
+    """--check of a build from the repository on a machine without git:
+    the play succeeds, says git and the rest would come, writes nothing."""
+    result = run_playbook(PLAYBOOK, installed_host, _vars_file(tmp_path, role, {f"{role}_source": "build"}),
+                          "--check", "--diff")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert _recap(output)["changed"] > 0
+    assert "Install git" in output
+    # apt's lists come from the fixture's apt-get update, and apt's solver
+    # logs what it simulated (/var/log/apt/eipp.log.xz): neither is the play's.
+    touched = [p for p in changed_paths(installed_host)
+               if not p.startswith(("/root", "/tmp", "/var/lib/apt", "/var/cache/apt", "/var/log/apt"))
+               and p not in ("/var", "/var/cache", "/var/lib", "/var/log")]
     assert touched == [], touched

@@ -1,18 +1,21 @@
 """megapi behind the proxy on a test host: the api route reaches the API,
 the API writes and reads Postgres and MinIO, the buckets megapi expects
-exist, Postgres and MinIO are not reachable from outside the host, and the
-env files are root's alone and never printed by a play."""
+exist, a Prometheus on the edge network scrapes megapi's /metrics, Postgres
+and MinIO are not reachable from outside the host, the env files are root's
+alone and never printed by a play, and a new revision rebuilds and recreates
+megapi alone."""
 
 import json
 import os
 import pathlib
 import shlex
+import time
 
 import pytest
 
 API = "api.music-sim.test"
 ADMIN = ("admin", "throwaway-admin-password")
-SECRETS = ["throwaway-db-pass$word", "throwaway-admin-password",
+SECRETS = ["throwaway-db-pass$word", "throwaway-db-pass%24word", "throwaway-admin-password",
            "throwaway-secret-key-of-at-least-32-chars", "throwaway-minio-password"]
 BUCKETS = ["music", "temp", "music-net", "openl3"]
 
@@ -109,6 +112,28 @@ def test_database_and_object_store_ports_are_closed_from_outside(host, port):
     assert host.check_output(f"python3 -c {shlex.quote(PROBE)} {address} {port}") == "closed"
 
 
+def test_prometheus_on_the_edge_network_scrapes_megapi(host):
+    # What the monitoring stack will do: a Prometheus on the edge network
+    # scrapes site_megapi_metrics_target (megapi:8000) as job megapi-log,
+    # the job the dashboards query.
+    config = ("scrape_configs:\n  - job_name: megapi-log\n    scrape_interval: 2s\n"
+              "    static_configs:\n      - targets: ['megapi:8000']\n")
+    host.check_output(f"mkdir -p /srv/scrape-check && printf %s {shlex.quote(config)} > /srv/scrape-check/prometheus.yml")
+    host.check_output("docker run -d --name scrape-check --network edge --memory 128m "
+                      "-v /srv/scrape-check/prometheus.yml:/etc/prometheus/prometheus.yml:ro musicsim-test/prometheus:2")
+    query = "http://127.0.0.1:9090/api/v1/query?query=" + "sum(up%7Bjob%3D%22megapi-log%22%7D)"
+    try:
+        for _ in range(30):
+            reply = host.run(f"docker exec scrape-check wget -qO- '{query}'")
+            result = json.loads(reply.stdout)["data"]["result"] if reply.rc == 0 else []
+            if result and result[0]["value"][1] == "1":
+                break
+            time.sleep(2)
+        assert result and result[0]["value"][1] == "1", reply.stdout
+    finally:
+        host.run("docker rm -f scrape-check")
+
+
 def test_postgres_is_on_the_internal_network_only(host):
     networks = inspect(host, "megapi-postgres")["NetworkSettings"]["Networks"]
     assert list(networks) == ["megapi_internal"]
@@ -143,7 +168,7 @@ def test_no_secret_is_in_the_output_of_any_play():
     if not logs:
         pytest.skip("the plays' output is kept only by tests/harness/run-scenarios.sh (make test)")
     outputs = {step: (pathlib.Path(logs) / "megapi" / f"{step}.log").read_text()
-               for step in ("converge", "idempotence", "check")}
+               for step in ("converge", "idempotence", "check", "side_effect")}
     assert "megapi : Write the env files" in outputs["converge"]
     for step, text in outputs.items():
         for secret in SECRETS:
