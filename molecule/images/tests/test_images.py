@@ -78,12 +78,12 @@ def query(host, promql):
 
 
 def test_prometheus_scrapes_every_exporter(host):
-    # node-exporter, postgres-exporter (which reaches Postgres: pg_up) and a
-    # blackbox probe, each scraped for real.
+    # node-exporter, cAdvisor, postgres-exporter (which reaches Postgres:
+    # pg_up) and a blackbox probe, each scraped for real.
     deadline = time.time() + 60
     while True:
         up = query(host, "up")
-        ok = up == {"prometheus": "1", "node": "1", "postgres": "1", "blackbox-http": "1"}
+        ok = up == {"prometheus": "1", "node": "1", "cadvisor": "1", "postgres": "1", "blackbox-http": "1"}
         if ok or time.time() > deadline:
             break
         time.sleep(3)
@@ -91,6 +91,20 @@ def test_prometheus_scrapes_every_exporter(host):
     assert query(host, "pg_up") == {"postgres": "1"}
     assert query(host, "probe_success") == {"blackbox-http": "1"}
     assert float(query(host, "node_memory_MemTotal_bytes")["node"]) > 0
+
+
+def test_cadvisor_reports_each_running_container_with_its_memory_limit(host):
+    body = fetch(host, "check-prometheus", "http://127.0.0.1:9090/api/v1/query?query=container_spec_memory_limit_bytes")
+    limits = {r["metric"]["name"]: int(r["value"][1]) for r in json.loads(body)["data"]["result"]}
+    assert limits["check-prometheus"] == 512 * 2**20 and limits["check-cadvisor"] == 128 * 2**20, limits
+    # A container is reported while it runs, and no longer once stopped.
+    host.check_output("docker run -d --name check-short-lived --entrypoint sleep musicsim-test/cadvisor:1 300")
+    try:
+        assert 'name="check-short-lived"' in fetch(host, "check-cadvisor", "http://127.0.0.1:8080/metrics")
+        host.check_output("docker stop --time 1 check-short-lived")
+        assert 'name="check-short-lived"' not in fetch(host, "check-cadvisor", "http://127.0.0.1:8080/metrics")
+    finally:
+        host.run("docker rm -f check-short-lived")
 
 
 def test_prometheus_reloads_its_configuration(host):

@@ -70,7 +70,10 @@ def expand(text, source):
 
 
 def load_yaml_files(folder):
-    """Each provisioning file in folder as (path, mapping)."""
+    """Each provisioning file in folder as (path, mapping). A folder Grafana
+    cannot read stops the start, as in Grafana (glob would skip it)."""
+    if folder.exists():
+        os.listdir(folder)
     for path in sorted(folder.glob("*.y*ml")):
         try:
             content = yaml.safe_load(expand(path.read_text(), path))
@@ -124,6 +127,7 @@ def provision_dashboards(folder):
             root = pathlib.Path(options.get("path", ""))
             if not options.get("path") or not root.is_dir():
                 raise ProvisioningError(f"{path}: provider {provider.get('name')!r}: options.path {root} is not a folder")
+            os.listdir(root)
             for board_file in sorted(root.rglob("*.json")):
                 try:
                     board = json.loads(board_file.read_text())
