@@ -112,9 +112,9 @@ def test_the_alert_rules_pass_their_unit_tests(host):
 
 def test_the_deployed_configuration_passes_its_checkers(host):
     # Fully this time, with the rule files and the secret files in place.
-    out = host.run("docker exec prometheus promtool check config /etc/prometheus/prometheus.yml")
+    out = host.run("docker exec prometheus promtool check config /etc/prometheus/musicsim/prometheus.yml")
     assert out.rc == 0 and "1 rule files found" in out.stdout, out.stdout + out.stderr
-    out = host.run("docker exec alertmanager amtool check-config /etc/alertmanager/alertmanager.yml")
+    out = host.run("docker exec alertmanager amtool check-config /etc/alertmanager/musicsim/alertmanager.yml")
     assert out.rc == 0, out.stdout + out.stderr
     rules = prometheus(host, "/api/v1/rules")["data"]["groups"]
     assert {g["name"] for g in rules} == {"host", "containers", "targets", "probes", "backup", "meta"}
@@ -174,7 +174,7 @@ def test_no_secret_is_in_a_configuration_file_or_a_play_output(host):
         assert secret not in outputs, secret
 
 
-@pytest.mark.parametrize("port", [9090, 9093, 9100, 9115, 3000])
+@pytest.mark.parametrize("port", [9090, 9093, 9100, 8080, 9115, 3000])
 def test_no_monitoring_port_answers_on_the_host_address(host, port):
     address = host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
     assert host.run(f"timeout 3 bash -c '</dev/tcp/{address}/{port}'").rc != 0
