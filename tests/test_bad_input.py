@@ -48,6 +48,30 @@ GOOD = {
         "ddns_username": "music-sim.test-home",
         "ddns_password": "throwaway-test-password",
     },
+    "exporters": {},
+    "mlflow": {
+        "mlflow_db_password": "throwaway-test-password",
+        "mlflow_admin_password": "throwaway-test-password",
+        "mlflow_secret_key": "throwaway-test-secret-key-of-32-characters",
+        "mlflow_s3_endpoint_url": "http://minio:9000",
+        "mlflow_s3_access_key": "musicsim",
+        "mlflow_s3_secret_key": "throwaway-test-password",
+    },
+    "locust": {
+        "locust_host": "https://api.music-sim.test",
+        "locust_username": "admin",
+        "locust_password": "throwaway-test-password",
+    },
+    "monitoring": {
+        "monitoring_domain": "music-sim.test",
+        "monitoring_routes": [
+            {"name": "api", "subdomain": "api", "upstream": {"host": "megapi", "port": 8000}, "exposure": "public",
+             "probe_path": "/docs"},
+        ],
+        "monitoring_scrape_jobs": [{"name": "megapi-log", "targets": ["megapi:8000"]}],
+        "monitoring_discord_webhook_url": "https://discord.com/api/webhooks/1/throwaway-test-token",
+        "monitoring_grafana_admin_password": "throwaway-test-password",
+    },
 }
 API = GOOD["proxy"]["proxy_routes"][0]
 
@@ -98,6 +122,27 @@ CASES = [
     ("ddns-missing-vault-password", "ddns", {"ddns_password": ""}, "vault_ddns_password"),
     ("ddns-hostname-is-a-url", "ddns", {"ddns_hostnames": ["https://music-sim.test"]}, "ddns_hostnames"),
     ("ddns-refresh-too-often", "ddns", {"ddns_refresh_seconds": 60}, "ddns_refresh_seconds"),
+    ("exporters-published-on-every-address", "exporters", {"exporters_publish_address": "0.0.0.0"},
+     "exporters_publish_address"),
+    ("locust-host-with-a-path", "locust", {"locust_host": "https://api.music-sim.test/auth"}, "locust_host"),
+    ("locust-run-time-not-a-duration", "locust", {"locust_run_time": "thirty seconds"}, "locust_run_time"),
+    ("mlflow-missing-vault-secret", "mlflow", {"mlflow_secret_key": ""}, "vault_mlflow_secret_key"),
+    ("mlflow-unpinned-package", "mlflow", {"mlflow_pip_packages": ["mlflow[auth]==3.17.2", "boto3"]},
+     "mlflow_pip_packages"),
+    ("mlflow-published-on-every-address", "mlflow", {"mlflow_publish_address": "0.0.0.0"}, "mlflow_publish_address"),
+    ("mlflow-s3-without-credentials", "mlflow", {"mlflow_s3_secret_key": ""}, "mlflow_s3_endpoint_url"),
+    ("monitoring-missing-discord-webhook", "monitoring", {"monitoring_discord_webhook_url": ""},
+     "vault_monitoring_discord_webhook_url"),
+    ("monitoring-missing-grafana-password", "monitoring", {"monitoring_grafana_admin_password": "admin"},
+     "vault_monitoring_grafana_admin_password"),
+    ("monitoring-unpinned-image", "monitoring", {"monitoring_grafana_image": "grafana/grafana:latest"},
+     "monitoring_grafana_image"),
+    ("monitoring-retention-not-a-size", "monitoring", {"monitoring_retention_size": "2 gigs"},
+     "monitoring_retention_size"),
+    ("monitoring-scrape-job-without-targets", "monitoring", {"monitoring_scrape_jobs": [{"name": "megapi-log"}]},
+     "monitoring_scrape_jobs[0]"),
+    ("monitoring-probe-path-not-a-path", "monitoring",
+     {"monitoring_routes": [dict(API, probe_path="docs")]}, "probe_path"),
 ]
 
 
@@ -142,7 +187,7 @@ def test_good_values_pass_preflight(fresh_host, tmp_path, role):
     assert _recap(output)["changed"] == 0
 
 
-@pytest.mark.parametrize("role", ["proxy", "megapi", "web", "ddns"])
+@pytest.mark.parametrize("role", ["proxy", "megapi", "web", "ddns", "exporters", "monitoring", "mlflow", "locust"])
 def test_a_new_machine_is_previewed_without_changing_it(fresh_host, tmp_path, role):
     """--check on a machine that has none of the role yet: the play succeeds,
     reports what it would do, and writes nothing."""

@@ -1,6 +1,7 @@
 """The site declaration is checked as a whole before any machine changes:
-with the app on another machine than the proxy, site.yml refuses to run
-until site_apps_address says where the proxy finds it."""
+with the app or MLflow on another machine than the proxy, site.yml refuses
+to run until site_apps_address or site_mlops_address says where the proxy
+finds it."""
 
 import os
 import subprocess
@@ -21,6 +22,12 @@ def test_two_machines_without_the_apps_address_are_refused():
     assert result.returncode != 0
     assert "set site_apps_address" in result.stdout
     assert "musicsim-pi" in result.stdout and "musicsim-laptop" in result.stdout
+
+
+def test_two_machines_without_the_mlops_address_are_refused():
+    result = preflight("pi-and-laptop", "-e", "site_mlops_address=")
+    assert result.returncode != 0
+    assert "set site_mlops_address" in result.stdout
 
 
 def test_every_shipped_inventory_passes():

@@ -1,6 +1,7 @@
 """The whole site on one host: what site.yml leaves running today."""
 
 import json
+import re
 import shlex
 
 
@@ -73,5 +74,29 @@ def test_the_api_route_reaches_megapi_over_https(host):
 
 
 def test_the_app_and_its_stores_are_healthy(host):
-    for name in ("megapi", "megapi-postgres", "minio", "musicsim-web"):
+    for name in ("megapi", "megapi-postgres", "minio", "musicsim-web", "mlflow", "mlflow-mariadb"):
         assert host.check_output(f"docker inspect --format '{{{{ .State.Health.Status }}}}' {name}") == "healthy", name
+
+
+def test_the_monitor_route_reaches_grafana(host):
+    status, body = https_get(host, "monitor.music-sim.test", "/api/health")
+    assert status == 200 and json.loads(body)["database"] == "ok", body
+
+
+def test_prometheus_scrapes_the_site_and_probes_its_public_routes(host):
+    out = host.check_output("docker exec prometheus wget -q -O - 'http://127.0.0.1:9090/api/v1/targets?state=active'")
+    targets = json.loads(out)["data"]["activeTargets"]
+    assert {t["labels"]["job"] for t in targets} == {"prometheus", "alertmanager", "node", "cadvisor", "blackbox", "megapi-log", "probe"}
+    assert {t["labels"].get("route") for t in targets if t["labels"]["job"] == "probe"} == {"web", "api", "grafana"}
+    assert [t["scrapeUrl"] for t in targets if t["health"] != "up"] == []
+
+
+def test_every_container_of_the_site_is_watched_and_runs(host):
+    """site_containers (group_vars/all/main.yml) and what site.yml runs
+    agree: ContainerAbsent covers every running container, and each one it
+    covers runs."""
+    out = host.check_output("docker exec prometheus wget -q -O - http://127.0.0.1:9090/api/v1/rules")
+    rule = next(r for g in json.loads(out)["data"]["groups"] for r in g["rules"] if r["name"] == "ContainerAbsent")
+    expected = set(re.findall(r'host="musicsim-site",\s*name="([^"]+)"', rule["query"]))
+    running = set(host.check_output("docker ps --format '{{.Names}}'").split())
+    assert expected == running
