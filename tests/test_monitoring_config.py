@@ -26,9 +26,16 @@ def _render(template, **values):
     return env.from_string((ROLE / "templates" / template).read_text()).render(ansible_managed="managed", **values)
 
 
+def _datasources(postgres_host="megapi-postgres"):
+    provisioned = yaml.safe_load(_render(
+        "grafana-datasources.yaml.j2", monitoring_scrape_interval="30s", monitoring_postgres_host=postgres_host,
+        monitoring_postgres_port=5432, monitoring_postgres_user="musicsim_reader",
+        monitoring_postgres_database="fastapi_db"))
+    return {d["uid"]: d for d in provisioned["datasources"]}
+
+
 def _datasource_uids():
-    provisioned = yaml.safe_load(_render("grafana-datasources.yaml.j2", monitoring_scrape_interval="30s"))
-    return {d["uid"] for d in provisioned["datasources"]}
+    return set(_datasources())
 
 
 def _scraped_jobs():
@@ -40,7 +47,7 @@ def _scraped_jobs():
     # The inventory's jobs, from the site wiring.
     wiring = (ROOT / "group_vars/all/main.yml").read_text()
     declared = set(re.findall(r"'name': '([^']+)', 'targets'", wiring))
-    assert declared == {"megapi-log"}
+    assert declared == {"megapi-log", "postgres"}
     return own | declared
 
 
@@ -55,7 +62,7 @@ def _walk(node):
 
 
 def test_there_are_dashboards():
-    assert [b.stem for b in BOARDS] == ["containers", "host", "megapi", "overview", "probes"]
+    assert [b.stem for b in BOARDS] == ["containers", "host", "megapi", "overview", "postgres", "probes"]
 
 
 @pytest.mark.parametrize("board", BOARDS, ids=lambda b: b.stem)
@@ -85,3 +92,20 @@ def test_a_dashboard_queries_only_jobs_prometheus_scrapes(board):
 def test_the_megapi_dashboard_queries_the_job_of_the_seeds():
     content = (ROLE / "files/dashboards/megapi.json").read_text()
     assert content.count('job=\\"megapi-log\\"') >= 5
+
+
+def test_the_library_data_source_is_read_only_and_keeps_its_password_in_a_file():
+    library = _datasources()["library"]
+    assert library["url"] == "megapi-postgres:5432"
+    assert library["user"] == "musicsim_reader" and library["jsonData"]["database"] == "fastapi_db"
+    assert library["secureJsonData"] == {"password": "$__file{/run/secrets/grafana/postgres_password}"}
+    # No Postgres host (an inventory without the app): Prometheus only.
+    assert set(_datasources(postgres_host="")) == {"prometheus"}
+
+
+def test_the_library_panels_read_megapis_table():
+    table = yaml.safe_load((ROOT / "roles/megapi/defaults/main.yml").read_text())["megapi_music_table"]
+    content = json.loads((ROLE / "files/dashboards/postgres.json").read_text())
+    queries = [node["rawSql"] for node in _walk(content) if "rawSql" in node]
+    assert len(queries) >= 3
+    assert all(re.search(rf"\bFROM {table}\b", query) for query in queries), queries

@@ -16,7 +16,7 @@ import pytest
 API = "api.music-sim.test"
 ADMIN = ("admin", "throwaway-admin-password")
 SECRETS = ["throwaway-db-pass$word", "throwaway-db-pass%24word", "throwaway-admin-password",
-           "throwaway-secret-key-of-at-least-32-chars", "throwaway-minio-password"]
+           "throwaway-secret-key-of-at-least-32-chars", "throwaway-minio-password", "throwaway-reader-pa$word"]
 BUCKETS = ["music", "temp", "music-net", "openl3"]
 
 # An HTTP request to the proxy on the test host, with the api route's name.
@@ -55,7 +55,8 @@ def inspect(host, name):
     return json.loads(host.check_output(f"docker inspect {name}"))[0]
 
 
-@pytest.mark.parametrize("name, memory", [("megapi", 256), ("megapi-postgres", 256), ("minio", 512)])
+@pytest.mark.parametrize("name, memory", [("megapi", 256), ("megapi-postgres", 256), ("minio", 512),
+                                          ("megapi-postgres-exporter", 64)])
 def test_each_service_is_healthy_with_a_memory_limit(host, name, memory):
     state = inspect(host, name)
     assert state["State"]["Health"]["Status"] == "healthy"
@@ -134,19 +135,31 @@ def test_prometheus_on_the_edge_network_scrapes_megapi(host):
         host.run("docker rm -f scrape-check")
 
 
-def test_postgres_is_on_the_internal_network_only(host):
+def test_postgres_is_on_internal_networks_only(host):
     networks = inspect(host, "megapi-postgres")["NetworkSettings"]["Networks"]
-    assert list(networks) == ["megapi_internal"]
-    assert host.check_output("docker network inspect megapi_internal --format '{{ .Internal }}'") == "true"
+    assert sorted(networks) == ["db-readers", "megapi_internal"]
+    for network in networks:
+        assert host.check_output(f"docker network inspect {network} --format '{{{{ .Internal }}}}'") == "true"
     # The proxy, on the edge network, cannot even resolve it.
     lookup = "import socket\ntry:\n    socket.gethostbyname('postgres')\n    print('found')\nexcept OSError:\n    print('unknown')"
     assert host.check_output(f"docker exec nginx-proxy-manager python3 -c {shlex.quote(lookup)}") == "unknown"
 
 
-@pytest.mark.parametrize("name", ["megapi.env", "postgres.env", "minio.env"])
+@pytest.mark.parametrize("name", ["megapi.env", "postgres.env", "minio.env", "postgres-exporter.env"])
 def test_env_files_are_readable_by_root_only(host, name):
     env = host.file(f"/opt/musicsim/megapi/{name}")
     assert (env.mode, env.user, env.group) == (0o600, "root", "root")
+
+
+def test_the_exporter_reads_postgres_as_the_read_only_user(host):
+    metrics = host.check_output("docker exec megapi-postgres-exporter wget -q -O - http://127.0.0.1:9187/metrics")
+    assert "pg_up 1" in metrics.splitlines()
+    env = dict(line.split("=", 1) for line in inspect(host, "megapi-postgres-exporter")["Config"]["Env"])
+    assert env["DATA_SOURCE_USER"] == "musicsim_reader"
+    # The reader's password, with its $, logs in; the reader is no superuser.
+    out = host.run("docker exec -e 'PGPASSWORD=throwaway-reader-pa$word' megapi-postgres psql -h 127.0.0.1 "
+                   "-U musicsim_reader -d fastapi_db -tAc 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user'")
+    assert out.rc == 0 and out.stdout.strip() == "f", out.stderr
 
 
 def test_megapi_gets_its_whole_environment(host):
@@ -184,7 +197,7 @@ def test_a_new_revision_rebuilds_and_restarts_megapi_alone(host):
     assert after["megapi"]["image"].startswith("musicsim/megapi:" + change["rev_b"][:12] + "-")
     assert after["megapi"]["id"] != before["megapi"]["id"]
     assert change["revision"] == "REVISION b"
-    for name in ("megapi-postgres", "minio"):
+    for name in ("megapi-postgres", "minio", "megapi-postgres-exporter"):
         assert after[name] == before[name], f"{name} was restarted"
     assert change["row"] == "written before the change"
     assert change["object"] == "canary object"

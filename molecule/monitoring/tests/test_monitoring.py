@@ -18,7 +18,8 @@ import pytest
 HERE = pathlib.Path(__file__).parent
 PROJECT = "/opt/musicsim/monitoring"
 GRAFANA_ADMIN = ("admin", "throwaway-grafana-password")
-SECRETS = ["throwaway-grafana-password", "throwaway-discord-token", "throwaway-deadman-token"]
+READER = ("musicsim_reader", "throwaway-mon-reader-password")
+SECRETS = ["throwaway-grafana-password", "throwaway-discord-token", "throwaway-deadman-token", READER[1]]
 DASHBOARDS = sorted(p.stem for p in (HERE / "../../../roles/monitoring/files/dashboards").glob("*.json"))
 PUBLIC_ROUTES = {"web": "https://music-sim.test/", "api": "https://api.music-sim.test/docs",
                  "grafana": "https://monitor.music-sim.test/api/health"}
@@ -46,7 +47,8 @@ def inspect(host, name):
 
 
 @pytest.mark.parametrize("name, memory", [("prometheus", 512), ("alertmanager", 64), ("blackbox-exporter", 64),
-                                          ("grafana", 256), ("node-exporter", 64), ("cadvisor", 192)])
+                                          ("grafana", 256), ("node-exporter", 64), ("cadvisor", 192),
+                                          ("megapi-postgres-exporter", 64)])
 def test_each_service_is_healthy_with_a_memory_limit_and_nothing_published(host, name, memory):
     state = inspect(host, name)
     assert state["State"]["Health"]["Status"] == "healthy"
@@ -57,9 +59,9 @@ def test_each_service_is_healthy_with_a_memory_limit_and_nothing_published(host,
 def test_every_declared_target_is_up(host):
     targets = prometheus(host, "/api/v1/targets?state=active")["data"]["activeTargets"]
     jobs = {t["labels"]["job"] for t in targets}
-    # The role's own jobs, the exporters', megapi's (the inventory has an
-    # apps machine), the probes.
-    assert jobs == {"prometheus", "alertmanager", "node", "cadvisor", "blackbox", "megapi-log", "probe"}
+    # The role's own jobs, the exporters', megapi's and its Postgres
+    # exporter's (the inventory has an apps machine), the probes.
+    assert jobs == {"prometheus", "alertmanager", "node", "cadvisor", "blackbox", "megapi-log", "postgres", "probe"}
     down = [(t["labels"]["job"], t["labels"]["instance"], t["lastError"]) for t in targets if t["health"] != "up"]
     assert down == []
 
@@ -101,6 +103,42 @@ def test_megapi_is_scraped_as_the_dashboards_expect(host):
     assert result, "no http_requests_total for job megapi-log"
 
 
+def test_postgres_is_up_as_its_exporter_sees_it_with_the_read_only_user(host):
+    result = prometheus(host, "/api/v1/query?query=pg_up")["data"]["result"]
+    assert [(r["metric"]["job"], r["metric"]["host"], r["value"][1]) for r in result] == \
+        [("postgres", "musicsim-monitoring", "1")]
+    # The exporter reads the server's statistics (pg_monitor): the database's size.
+    result = prometheus(host, "/api/v1/query?query=pg_database_size_bytes%7Bdatname%3D%22fastapi_db%22%7D")["data"]["result"]
+    assert result and float(result[0]["value"][1]) > 0
+
+
+def _psql_as_reader(host, sql):
+    """A query as the read-only user, over TCP with its password, as Grafana logs in."""
+    return host.run(f"docker exec -e PGPASSWORD={READER[1]} megapi-postgres psql -h 127.0.0.1 -U {READER[0]} "
+                    f"-d fastapi_db -tA -c {shlex.quote(sql)}")
+
+
+def test_the_read_only_user_reads_the_library_and_nothing_else(host):
+    out = _psql_as_reader(host, "SELECT count(*) FROM music_library")
+    assert out.rc == 0 and int(out.stdout) == 3, out.stdout + out.stderr
+    # Not the users and their password hashes.
+    out = _psql_as_reader(host, "SELECT count(*) FROM users")
+    assert out.rc != 0 and "permission denied" in out.stderr
+    # No write, even where a grant would allow it: read-only transactions.
+    out = _psql_as_reader(host, "CREATE TABLE intruder (id int)")
+    assert out.rc != 0 and "read-only transaction" in out.stderr
+    out = _psql_as_reader(host, "BEGIN READ WRITE; DELETE FROM music_library; COMMIT")
+    assert out.rc != 0 and "permission denied" in out.stderr
+    assert _psql_as_reader(host, "SELECT count(*) FROM music_library").stdout.strip() == "3"
+
+
+def test_postgres_is_on_no_network_of_the_proxy_and_published_nowhere(host):
+    state = inspect(host, "megapi-postgres")
+    assert set(state["NetworkSettings"]["Networks"]) == {"megapi_internal", "db-readers"}
+    assert not any(state["NetworkSettings"]["Ports"].get(p) for p in state["NetworkSettings"]["Ports"] or {})
+    assert set(inspect(host, "grafana")["NetworkSettings"]["Networks"]) == {"monitoring", "edge", "db-readers"}
+
+
 def test_the_alert_rules_pass_their_unit_tests(host):
     tests = (HERE / "alerts.test.yml").read_text()
     host.check_output(f"printf %s {shlex.quote(tests)} > /tmp/alerts.test.yml")
@@ -117,16 +155,20 @@ def test_the_deployed_configuration_passes_its_checkers(host):
     out = host.run("docker exec alertmanager amtool check-config /etc/alertmanager/musicsim/alertmanager.yml")
     assert out.rc == 0, out.stdout + out.stderr
     rules = prometheus(host, "/api/v1/rules")["data"]["groups"]
-    assert {g["name"] for g in rules} == {"host", "containers", "targets", "probes", "backup", "meta"}
+    assert {g["name"] for g in rules} == {"host", "containers", "targets", "probes", "postgres", "backup", "meta"}
 
 
-def test_grafana_serves_the_provisioned_data_source_to_its_admin_alone(host):
+def test_grafana_serves_the_provisioned_data_sources_to_its_admin_alone(host):
     assert grafana(host, "/api/datasources", ("admin", "wrong-password"))[0] == 401
     status, body = grafana(host, "/api/datasources")
     assert status == 200
-    assert [(d["uid"], d["type"], d["isDefault"]) for d in json.loads(body)] == [("prometheus", "prometheus", True)]
-    status, body = grafana(host, "/api/datasources/uid/prometheus/health")
-    assert status == 200 and json.loads(body)["status"] == "OK", body
+    assert [(d["uid"], d["type"], d.get("isDefault", False)) for d in json.loads(body)] == [
+        ("prometheus", "prometheus", True), ("library", "grafana-postgresql-datasource", False)]
+    assert READER[1] not in body
+    # Each answers: Prometheus a query, the library a login as the read-only user.
+    for uid in ("prometheus", "library"):
+        status, body = grafana(host, f"/api/datasources/uid/{uid}/health")
+        assert status == 200 and json.loads(body)["status"] == "OK", body
 
 
 def test_grafana_loads_every_provisioned_dashboard(host):
@@ -157,7 +199,8 @@ def test_the_data_directories_belong_to_each_image_user(host):
 
 @pytest.mark.parametrize("path, uid", [("alertmanager/discord_webhook_url", 65534),
                                        ("alertmanager/deadman_url", 65534),
-                                       ("grafana/admin_password", 472)])
+                                       ("grafana/admin_password", 472),
+                                       ("grafana/postgres_password", 472)])
 def test_each_secret_is_a_file_of_its_reader_alone(host, path, uid):
     secret = host.file(f"{PROJECT}/secrets/{path}")
     assert secret.mode == 0o600 and secret.uid == uid

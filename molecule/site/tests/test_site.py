@@ -86,7 +86,8 @@ def test_the_monitor_route_reaches_grafana(host):
 def test_prometheus_scrapes_the_site_and_probes_its_public_routes(host):
     out = host.check_output("docker exec prometheus wget -q -O - 'http://127.0.0.1:9090/api/v1/targets?state=active'")
     targets = json.loads(out)["data"]["activeTargets"]
-    assert {t["labels"]["job"] for t in targets} == {"prometheus", "alertmanager", "node", "cadvisor", "blackbox", "megapi-log", "probe"}
+    assert {t["labels"]["job"] for t in targets} == {"prometheus", "alertmanager", "node", "cadvisor", "blackbox",
+                                                          "megapi-log", "postgres", "probe"}
     assert {t["labels"].get("route") for t in targets if t["labels"]["job"] == "probe"} == {"web", "api", "grafana"}
     assert [t["scrapeUrl"] for t in targets if t["health"] != "up"] == []
 

@@ -12,8 +12,9 @@ It does what the monitoring stack relies on, and nothing else:
   Grafana in one point: a dashboard file that is not valid JSON stops the
   start too (Grafana only logs it);
 - HTTP: GET /api/health (no auth); with the admin's basic auth:
-  GET /api/datasources, GET /api/datasources/uid/UID/health (a real query
-  for Prometheus data sources), GET /api/search,
+  GET /api/datasources (secureJsonData never shown, as in Grafana),
+  GET /api/datasources/uid/UID/health (a real query for Prometheus data
+  sources, a login and SELECT 1 for PostgreSQL ones), GET /api/search,
   GET /api/dashboards/uid/UID, GET /api/v1/provisioning/contact-points,
   GET /api/v1/provisioning/policies; GET / answers a page.
 """
@@ -185,7 +186,34 @@ def admin_account(data_dir):
     return account
 
 
+def public_datasource(source):
+    """What Grafana's API shows of a data source: secrets only by name."""
+    shown = {k: v for k, v in source.items() if k != "secureJsonData"}
+    shown["secureJsonFields"] = {name: True for name in source.get("secureJsonData", {})}
+    return shown
+
+
+def postgres_health(source):
+    """As Grafana's PostgreSQL data source: log in and run SELECT 1."""
+    import psycopg2  # only this data source needs it
+
+    host, _, port = source.get("url", "").partition(":")
+    json_data = source.get("jsonData", {})
+    try:
+        with psycopg2.connect(host=host, port=int(port or 5432), user=source.get("user", ""),
+                              password=source.get("secureJsonData", {}).get("password", ""),
+                              dbname=json_data.get("database", ""), sslmode=json_data.get("sslmode", "require"),
+                              connect_timeout=5) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except psycopg2.Error as error:
+        return 400, {"status": "ERROR", "message": str(error).strip()}
+    return 200, {"status": "OK", "message": "Database Connection OK"}
+
+
 def datasource_health(source):
+    if source["type"] in ("grafana-postgresql-datasource", "postgres"):
+        return postgres_health(source)
     if source["type"] != "prometheus":
         return 400, {"status": "ERROR", "message": f"no health check for type {source['type']}"}
     url = source.get("url", "").rstrip("/") + "/api/v1/query?query=1%2B1"
@@ -240,7 +268,7 @@ def make_handler(state):
             if not self.authorised():
                 return self.reply(401, {"message": "Unauthorized"})
             if path == "/api/datasources":
-                return self.reply(200, state["datasources"])
+                return self.reply(200, [public_datasource(d) for d in state["datasources"]])
             match = re.fullmatch(r"/api/datasources/uid/([^/]+)/health", path)
             if match:
                 source = next((s for s in state["datasources"] if s["uid"] == match.group(1)), None)

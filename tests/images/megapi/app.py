@@ -7,7 +7,9 @@ file and env file work unchanged:
   PG_PASSWORD, SECRET_KEY, ALGORITHM, ACCESS_TOKEN_EXPIRE_MINUTES,
   MINIO_ENDPOINT (host:port), MINIO_ACCESS_KEY, MINIO_SECRET_KEY,
   MINIO_BUCKET_NAME;
-- creates its table and a first admin (PG_USER/PG_EMAIL/PG_PASSWORD) at start;
+- creates its tables and a first admin (PG_USER/PG_EMAIL/PG_PASSWORD) at start;
+  its library table (POSTGRE_MUSIC_TABLE) gets three fixture tracks, so a
+  reader of the library data has rows to read;
 - POST /auth/token (form: username, password) returns a bearer token;
 - /metrics (prometheus-fastapi-instrumentator, no auth) and /docs.
 What it adds, so tests can see real state: GET /users/me, and
@@ -36,8 +38,13 @@ SETTINGS = {
     name: os.environ[name]
     for name in ("DATABASE_URL", "PG_USER", "PG_EMAIL", "PG_PASSWORD", "SECRET_KEY",
                  "MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY",
-                 "MINIO_BUCKET_NAME")
+                 "MINIO_BUCKET_NAME", "POSTGRE_MUSIC_TABLE")
 }
+FIXTURE_TRACKS = [
+    ("fixture/01.mp3", "Blue in Green", "Miles Davis", "Kind of Blue", "Jazz", 1959),
+    ("fixture/02.mp3", "Teardrop", "Massive Attack", "Mezzanine", "Trip Hop", 1998),
+    ("fixture/03.mp3", "Hyperballad", "Bjork", "Post", "Electronic", 1995),
+]
 ALGORITHM = os.environ.get("ALGORITHM", "HS256")
 TOKEN_MINUTES = int(os.environ.get("ACCESS_TOKEN_EXPIRE_MINUTES", "30"))
 
@@ -79,6 +86,18 @@ def create_tables_and_admin():
             " VALUES (%s, %s, %s, TRUE) ON CONFLICT (username) DO NOTHING",
             (SETTINGS["PG_USER"], SETTINGS["PG_EMAIL"], password_hash(SETTINGS["PG_PASSWORD"])),
         )
+        table = SETTINGS["POSTGRE_MUSIC_TABLE"]
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            " id SERIAL PRIMARY KEY, filename TEXT UNIQUE NOT NULL, title TEXT,"
+            " artist TEXT, album TEXT, genre TEXT, year INTEGER)"
+        )
+        for track in FIXTURE_TRACKS:
+            conn.execute(
+                f"INSERT INTO {table} (filename, title, artist, album, genre, year)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (filename) DO NOTHING",
+                track,
+            )
 
 
 @contextlib.asynccontextmanager
