@@ -5,14 +5,20 @@
 # reports every scenario, and always destroys the test hosts.
 #   run-scenarios.sh SCENARIO...
 # The same steps as `molecule test -s SCENARIO` (see .config/molecule/config.yml).
+#
+# MUSICSIM_JOBS=N runs N scenarios at a time (each on its own test host, with
+# its own Docker engine), the next one starting as soon as one ends; a
+# scenario's output then goes to its step logs only, and a failing step's
+# last lines are printed.
 set -u -o pipefail
 here=$(dirname "$0")
 # Each step's output is kept, so a scenario's tests can read what a play
 # printed (that no secret is in it): $MUSICSIM_STEP_LOGS/SCENARIO/STEP.log
 export MUSICSIM_STEP_LOGS=${MUSICSIM_STEP_LOGS:-$PWD/.cache/molecule-logs}
-rc=0
-for scenario in "$@"; do
-    ok=1
+
+run_scenario() {
+    local scenario=$1 step log
+    local -a steps cmd
     rm -rf "${MUSICSIM_STEP_LOGS:?}/$scenario"
     mkdir -p "$MUSICSIM_STEP_LOGS/$scenario"
     molecule destroy -s "$scenario" >/dev/null 2>&1
@@ -30,12 +36,39 @@ for scenario in "$@"; do
         else
             cmd=(molecule "$step" -s "$scenario")
         fi
-        if ! "$here/stage.sh" "$scenario:$step" "${cmd[@]}" 2>&1 | tee "$MUSICSIM_STEP_LOGS/$scenario/$step.log"; then
-            ok=0
-            break
+        log=$MUSICSIM_STEP_LOGS/$scenario/$step.log
+        if [ "${MUSICSIM_QUIET:-0}" = 1 ]; then
+            if "$here/stage.sh" "$scenario:$step" "${cmd[@]}" >"$log" 2>&1; then
+                tail -n 1 "$log"
+            else
+                echo "=== $scenario:$step failed; the end of $log:"
+                tail -n 80 "$log"
+                molecule destroy -s "$scenario" >/dev/null 2>&1 || true
+                return 1
+            fi
+        elif ! "$here/stage.sh" "$scenario:$step" "${cmd[@]}" 2>&1 | tee "$log"; then
+            molecule destroy -s "$scenario" >/dev/null 2>&1 || true
+            return 1
         fi
     done
     molecule destroy -s "$scenario" >/dev/null 2>&1 || true
-    [ "$ok" -eq 1 ] || rc=1
+}
+
+if [ "${1:-}" = --one ]; then
+    run_scenario "$2"
+    exit
+fi
+
+jobs=${MUSICSIM_JOBS:-1}
+if [ "$jobs" -gt 1 ] && [ $# -gt 1 ]; then
+    # xargs starts the next scenario when one ends, and exits non-zero when
+    # any of them failed.
+    printf '%s\n' "$@" | MUSICSIM_QUIET=1 xargs -P "$jobs" -n 1 "$0" --one
+    exit
+fi
+
+rc=0
+for scenario in "$@"; do
+    run_scenario "$scenario" || rc=1
 done
 exit "$rc"
