@@ -1,8 +1,15 @@
 """The whole site on one host: what site.yml leaves running today."""
 
 import json
+import os
+import pathlib
 import re
 import shlex
+from urllib.parse import quote
+
+import yaml
+
+HERE = pathlib.Path(__file__).parent
 
 
 def test_admin_user_runs_docker_compose_v2(host):
@@ -101,3 +108,19 @@ def test_every_container_of_the_site_is_watched_and_runs(host):
     expected = set(re.findall(r'host="musicsim-site",\s*name="([^"]+)"', rule["query"]))
     running = set(host.check_output("docker ps --format '{{.Names}}'").split())
     assert expected == running
+
+
+def test_no_vault_value_is_in_the_output_of_any_play_even_at_vvv():
+    """Every step ran at -vvv (ANSIBLE_VERBOSITY in molecule.yml), which
+    prints each task's arguments and results unless no_log hides them."""
+    logs = pathlib.Path(os.environ["MUSICSIM_STEP_LOGS"]) / "site"
+    outputs = {step: (logs / f"{step}.log").read_text(errors="replace") for step in ("converge", "idempotence", "check")}
+    assert "ESTABLISH DOCKER CONNECTION" in outputs["converge"], "the converge did not run at -vvv"
+    host_vars = yaml.safe_load((HERE.parent / "molecule.yml").read_text())["provisioner"]["inventory"]["host_vars"]
+    vault = {name: value for name, value in host_vars["musicsim-site"].items() if name.startswith("vault_")}
+    assert len(vault) >= 10
+    for step, text in outputs.items():
+        for name, value in vault.items():
+            # The value itself, and its throwaway part (a URL's token).
+            for secret in {value, value.rsplit("/", 1)[-1], quote(value, safe="")}:
+                assert secret not in text, f"{step} printed {name}"
