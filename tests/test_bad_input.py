@@ -145,6 +145,8 @@ CASES = [
     ("megapi-reader-is-the-owner", "megapi", {"megapi_db_reader_user": "megapi"}, "megapi_db_reader_user"),
     ("megapi-postgres-published-without-address", "megapi", {"megapi_postgres_publish": True},
      "megapi_postgres_publish"),
+    ("megapi-dollar-in-the-reader-password", "megapi", {"megapi_db_reader_password": "throwaway-pa$sword"},
+     "vault_megapi_db_reader_password"),
     ("megapi-bucket-name-s3-refuses", "megapi", {"megapi_temp_bucket": "Temp_Uploads"}, "megapi_temp_bucket"),
     ("web-api-url-with-a-path", "web", {"web_api_base_url": "api.music-sim.test/v1"}, "web_api_base_url"),
     ("web-build-from-a-branch", "web", {"web_source": "build", "web_version": "master"}, "web_version"),

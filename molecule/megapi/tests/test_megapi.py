@@ -16,7 +16,7 @@ import pytest
 API = "api.music-sim.test"
 ADMIN = ("admin", "throwaway-admin-password")
 SECRETS = ["throwaway-db-pass$word", "throwaway-db-pass%24word", "throwaway-admin-password",
-           "throwaway-secret-key-of-at-least-32-chars", "throwaway-minio-password", "throwaway-reader-pa$word"]
+           "throwaway-secret-key-of-at-least-32-chars", "throwaway-minio-password", "throwaway-reader-password"]
 BUCKETS = ["music", "temp", "music-net", "openl3"]
 
 # An HTTP request to the proxy on the test host, with the api route's name.
@@ -156,8 +156,8 @@ def test_the_exporter_reads_postgres_as_the_read_only_user(host):
     assert "pg_up 1" in metrics.splitlines()
     env = dict(line.split("=", 1) for line in inspect(host, "megapi-postgres-exporter")["Config"]["Env"])
     assert env["DATA_SOURCE_USER"] == "musicsim_reader"
-    # The reader's password, with its $, logs in; the reader is no superuser.
-    out = host.run("docker exec -e 'PGPASSWORD=throwaway-reader-pa$word' megapi-postgres psql -h 127.0.0.1 "
+    # The reader's password logs in over the network; the reader is no superuser.
+    out = host.run("docker exec -e 'PGPASSWORD=throwaway-reader-password' megapi-postgres psql -h postgres "
                    "-U musicsim_reader -d fastapi_db -tAc 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user'")
     assert out.rc == 0 and out.stdout.strip() == "f", out.stderr
 

@@ -114,13 +114,17 @@ def test_postgres_is_up_as_its_exporter_sees_it_with_the_read_only_user(host):
 
 def _psql_as_reader(host, sql):
     """A query as the read-only user, over TCP with its password, as Grafana logs in."""
-    return host.run(f"docker exec -e PGPASSWORD={READER[1]} megapi-postgres psql -h 127.0.0.1 -U {READER[0]} "
+    return host.run(f"docker exec -e PGPASSWORD={READER[1]} megapi-postgres psql -h postgres -U {READER[0]} "
                     f"-d fastapi_db -tA -c {shlex.quote(sql)}")
 
 
 def test_the_read_only_user_reads_the_library_and_nothing_else(host):
     out = _psql_as_reader(host, "SELECT count(*) FROM music_library")
     assert out.rc == 0 and int(out.stdout) == 3, out.stdout + out.stderr
+    # The password is checked: over the network, the wrong one is refused.
+    wrong = host.run("docker exec -e PGPASSWORD=wrong megapi-postgres psql -h postgres -U musicsim_reader "
+                     "-d fastapi_db -tAc 'SELECT 1'")
+    assert wrong.rc != 0 and "password authentication failed" in wrong.stderr
     # Not the users and their password hashes.
     out = _psql_as_reader(host, "SELECT count(*) FROM users")
     assert out.rc != 0 and "permission denied" in out.stderr

@@ -50,9 +50,11 @@ if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
         exit 1
     fi
 
+    # As the official image: initdb's own default, trust on the socket and
+    # on the loopback addresses; a password from everywhere else.
     # shellcheck disable=SC2086  # POSTGRES_INITDB_ARGS is a list of flags
     initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
-        --auth-local=trust --auth-host="$auth" $POSTGRES_INITDB_ARGS
+        --auth-local=trust --auth-host=trust $POSTGRES_INITDB_ARGS
     printf '\nhost all all all %s\n' "$auth" >>"$PGDATA/pg_hba.conf"
 
     # A server on the socket only, for the database and the init scripts.
