@@ -6,23 +6,25 @@ gets first; these cases prove that a mistake found by the last role's checks
 still leaves a new machine untouched: site.yml fails in that first play,
 changed=0, and the container's file system is as it was.
 
-Each case takes the site scenario's inventory (one host in every group, the
+Each case takes the site scenario's values (one host in every group, the
 test vault's throwaway values) and breaks one thing in it.
 """
 
 import os
 import re
 import subprocess
+import uuid
 
 import pytest
 import yaml
 
-from conftest import ROOT, changed_paths
+from conftest import ROOT, TEST_IMAGE, changed_paths
 
-SITE_HOST_VARS = yaml.safe_load((ROOT / "molecule/site/molecule.yml").read_text())[
-    "provisioner"]["inventory"]["host_vars"]["musicsim-site"]
+# The test site of the site and exposure scenarios.
+TEST_SITE = yaml.safe_load((ROOT / "tests/fixtures/test-site/group_vars/musicsim.yml").read_text())
 GROUPS = ["edge", "apps", "monitoring", "mlops"]
-FIRST_CHANGE_PLAY = "PLAY [OS baseline, defences and Docker engine]"
+# The first play that changes a machine: site.yml must not get to it.
+FIRST_CHANGE_PLAY = f"PLAY [{yaml.safe_load((ROOT / 'playbooks/host.yml').read_text())[0]['name']}]"
 
 # The site's own routes (group_vars/all/main.yml), api second.
 ROUTES = yaml.safe_load((ROOT / "group_vars/all/main.yml").read_text())["site_routes"]
@@ -46,12 +48,14 @@ CASES = [
     ("ssh-for-an-account-nobody-makes", {"security_admin_user": "operator"}, "operator does not exist"),
     ("ssh-without-an-admin-key", {"site_admin_ssh_keys": []}, "base_admin_ssh_keys"),
     ("ssh-from-no-network", {"site_lan_ranges": []}, "security_lan_ranges"),
-    ("argument-of-the-wrong-type", {"docker_address_pools": "172.30.0.0/16"}, "docker_address_pools"),
+    ("argument-of-the-wrong-type", {"docker_address_pools": "172.30.0.0/16"},
+     "option 'docker_address_pools'"),
 ]
 
 
 def _inventory(tmp_path, host, changes):
-    host_vars = dict(SITE_HOST_VARS, ansible_connection="community.docker.docker")
+    # The test site's group values as the host's own, changed.
+    host_vars = dict(TEST_SITE, ansible_connection="community.docker.docker")
     for key, value in changes.items():
         if value is None:
             host_vars.pop(key)
@@ -114,3 +118,45 @@ def test_the_checks_cover_the_roles_site_yml_runs():
             if roles:
                 runs.setdefault(play["hosts"], []).extend(roles)
     assert checks == runs
+
+
+@pytest.fixture
+def second_host(fresh_host):
+    """Another bare container beside fresh_host: the laptop of a two-machine site."""
+    name = f"musicsim-pytest-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "run", "-d", "--name", name, "--hostname", name, TEST_IMAGE, "sleep", "infinity"],
+                   check=True, capture_output=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+def test_one_machine_failing_its_checks_stops_the_others(fresh_host, second_host, tmp_path):
+    """The pi-and-laptop layout with the laptop's megapi secret missing: the
+    Pi, whose own checks pass, is not set up either."""
+    pi, laptop = fresh_host, second_host
+    laptop_address = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", laptop],
+        check=True, capture_output=True, text=True).stdout.strip()
+    values = dict(TEST_SITE, ansible_connection="community.docker.docker", site_apps_address=laptop_address,
+                  site_mlops_address=laptop_address)
+    values.pop("vault_megapi_secret_key")
+    inventory = tmp_path / "hosts.yml"
+    # As each host's own values: an inventory's group vars lose to group_vars/all.
+    inventory.write_text(yaml.safe_dump({"musicsim": {"children": {
+        "edge": {"hosts": {pi: values}}, "monitoring": {"hosts": {pi: None}},
+        # Its ansible_host is the container's name (Docker connection): the
+        # address its exporters are published on is given as such.
+        "apps": {"hosts": {laptop: dict(values, exporters_publish_address=laptop_address)}},
+        "mlops": {"hosts": {laptop: None}}}}}))
+    result = _run("site.yml", inventory)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert "must be set in the vault as vault_megapi_secret_key" in output, output[-3000:]
+    assert FIRST_CHANGE_PLAY not in output, "site.yml got past its checks"
+    for host in (pi, laptop):
+        recap = re.search(rf"{host}\s+: ok=\d+\s+changed=(\d+)", output)
+        assert recap and recap.group(1) == "0", (host, output[-2000:])
+        touched = [p for p in changed_paths(host) if not p.startswith(("/root", "/tmp"))]
+        assert touched == [], (host, touched)
