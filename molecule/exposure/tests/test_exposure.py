@@ -37,18 +37,19 @@ EXPECTED = {"LAN": {22, 80, 443}, "internet": {80, 443}}
 # web UI, which the stand-in does not have.
 PATHS = {"proxy-admin": "/api/"}
 
-# Connects to each port at once (a dropped packet costs the whole timeout).
+# Connects to each address:port at once (a dropped packet costs the whole
+# timeout); prints the ones that answer.
 PROBE = (
     "import socket, sys\n"
     "from concurrent.futures import ThreadPoolExecutor\n"
-    "server, ports = sys.argv[1], sys.argv[2:]\n"
-    "def state(port):\n"
+    "def answers(target):\n"
+    "    address, port = target.rsplit(':', 1)\n"
     "    try:\n"
-    "        socket.create_connection((server, int(port)), timeout=3).close(); return 'open'\n"
-    "    except OSError as e:\n        return type(e).__name__\n"
-    "with ThreadPoolExecutor(len(ports)) as pool:\n"
-    "    for port, result in zip(ports, pool.map(state, ports)):\n"
-    "        print(port, result)\n"
+    "        socket.create_connection((address, int(port)), timeout=3).close(); return True\n"
+    "    except OSError:\n        return False\n"
+    "with ThreadPoolExecutor(64) as pool:\n"
+    "    for target, ok in zip(sys.argv[1:], pool.map(answers, sys.argv[1:])):\n"
+    "        if ok:\n            print(target)\n"
 )
 # A GET over HTTPS to the server's address, with the route's name in SNI and
 # the Host header as a browser sends them (the stand-in proxy's certificates
@@ -64,12 +65,22 @@ HTTPS_GET = (
 )
 
 
-def in_client(host, client, program, *args):
-    namespace, _ = CLIENTS[client]
+def run_python(host, namespace, program, *args):
+    """The program in a client's network namespace, or on the server (None)."""
     quoted = " ".join(shlex.quote(str(a)) for a in args)
-    out = host.run(f"ip netns exec {namespace} python3 -c {shlex.quote(program)} {quoted}")
+    prefix = f"ip netns exec {namespace} " if namespace else ""
+    out = host.run(f"{prefix}python3 -c {shlex.quote(program)} {quoted}")
     assert out.rc == 0, out.stderr
     return out.stdout
+
+
+def in_client(host, client, program, *args):
+    return run_python(host, CLIENTS[client][0], program, *args)
+
+
+def answering(host, namespace, targets):
+    """The address:port targets that accept a connection from there."""
+    return set(run_python(host, namespace, PROBE, *targets).split())
 
 
 def listening_ports(host):
@@ -89,9 +100,8 @@ def test_only_the_declared_ports_answer(host):
     listening = listening_ports(host)
     ports = sorted(listening | set(SENSITIVE) | {22, 80, 443})
     seen = {}
-    for client, (_, server) in CLIENTS.items():
-        lines = in_client(host, client, PROBE, server, *ports).split("\n")
-        seen[client] = {int(p) for p, state in (line.split() for line in lines if line) if state == "open"}
+    for client, (namespace, server) in CLIENTS.items():
+        seen[client] = {int(t.rsplit(":", 1)[1]) for t in answering(host, namespace, [f"{server}:{p}" for p in ports])}
     print("\nport   LAN      internet  listens  what")
     for port in ports:
         what = SENSITIVE.get(port, {22: "SSH", 80: "HTTP (proxy)", 443: "HTTPS (proxy)"}.get(port, ""))
@@ -104,6 +114,23 @@ def test_the_proxy_admin_port_listens_on_the_machine_only(host):
     # 81 answers on the server itself (the proxy role uses it), not from a client.
     assert host.socket("tcp://127.0.0.1:81").is_listening
     assert 81 not in listening_ports(host)
+
+
+def test_no_container_answers_a_client_routed_through_the_server(host):
+    """A neighbour that routes Docker's networks through the server (prepare.yml)
+    reaches no container directly, on any service port: only what the proxy
+    publishes, through the server's own address. The control: from the server
+    itself, the same addresses answer (databases among them)."""
+    addresses = host.check_output(
+        "docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' $(docker ps -q)").split()
+    targets = [f"{address}:{port}" for address in addresses for port in sorted(set(SENSITIVE) | {80, 443})]
+    from_server = answering(host, None, targets)
+    answering_ports = {int(t.rsplit(":", 1)[1]) for t in from_server}
+    print(f"\n{len(addresses)} container addresses x {len(targets) // len(addresses)} ports: "
+          f"{len(from_server)} answer on the server itself, ports {sorted(answering_ports)}")
+    assert {5432, 3306, 9000} <= answering_ports
+    for client, (namespace, _) in CLIENTS.items():
+        assert answering(host, namespace, sorted(from_server)) == set(), client
 
 
 @pytest.mark.parametrize("client", list(CLIENTS))
