@@ -1,0 +1,119 @@
+"""Backups that restore: each database dumped in its container and streamed
+into restic, the files, the timers, the freshness metrics; a database down
+fails the backup without a snapshot counted as good; a wrong repository
+password stops the role and leaves the repository as it was."""
+
+import json
+import time
+
+REPOSITORY = "/srv/backup-repository"
+ENV = f"RESTIC_REPOSITORY={REPOSITORY} RESTIC_PASSWORD_FILE=/etc/musicsim/backup/password"
+METRICS = "/var/lib/node-exporter/textfile/musicsim_backup.prom"
+PG = "docker exec megapi-postgres psql -U megapi -d fastapi_db -tAc"
+MARIADB = "docker exec mlflow-mariadb sh -c 'MYSQL_PWD=\"$MARIADB_PASSWORD\" mariadb -u mlflow mlflow -N -e \"{}\"'"
+LIBRARY = "SELECT count(*) || ' ' || md5(string_agg(id || title || artist, ',' ORDER BY id)) FROM music_library"
+RUNS = "SELECT CONCAT(COUNT(*), ' ', MD5(GROUP_CONCAT(id, name ORDER BY id))) FROM runs"
+
+
+def restic(host, command):
+    return host.check_output(f"{ENV} restic {command}")
+
+
+def snapshots(host, tag):
+    return json.loads(restic(host, f"snapshots --json --tag {tag}"))
+
+
+def metrics(host):
+    lines = host.file(METRICS).content_string.splitlines()
+    return {name: float(value) for name, value in (line.split() for line in lines if not line.startswith("#"))}
+
+
+def back_up(host):
+    return host.run("systemctl start musicsim-backup.service")
+
+
+def test_the_timers_are_scheduled(host):
+    for timer in ("musicsim-backup.timer", "musicsim-backup-check.timer"):
+        assert host.service(timer).is_enabled and host.service(timer).is_running, timer
+    listed = host.check_output("systemctl list-timers --all --no-legend musicsim-backup*")
+    assert "musicsim-backup.service" in listed and "musicsim-backup-check.service" in listed
+
+
+def test_secrets_are_root_only(host):
+    for name in ("password", "restic.env"):
+        f = host.file(f"/etc/musicsim/backup/{name}")
+        assert (f.user, f.mode) == ("root", 0o600), name
+    assert host.file("/etc/musicsim/backup").mode == 0o700
+
+
+def test_a_backup_stores_each_database_and_the_files(host):
+    started = time.time()
+    result = back_up(host)
+    assert result.rc == 0, host.run("journalctl -u musicsim-backup.service -n 40 --no-pager").stdout
+    for tag in ("db:megapi", "db:mlflow", "files"):
+        assert snapshots(host, tag), tag
+    seen = metrics(host)
+    assert seen["musicsim_backup_last_run_success"] == 1
+    assert seen["musicsim_backup_last_success_timestamp_seconds"] >= started - 5
+    assert seen["musicsim_backup_repository_size_bytes"] > 600_000  # three 200 kB objects at least
+
+
+def test_the_postgres_dump_restores_the_library(host):
+    before = host.check_output(f"{PG} \"{LIBRARY}\"")
+    assert before.startswith("500 ")
+    host.check_output(f"{PG} 'DROP TABLE music_library'")
+    host.check_output(f"{ENV} restic dump latest --tag db:megapi /megapi.dump"
+                      " | docker exec -i megapi-postgres pg_restore -U megapi -d fastapi_db --clean --if-exists --exit-on-error")
+    assert host.check_output(f"{PG} \"{LIBRARY}\"") == before
+
+
+def test_the_mariadb_dump_restores_the_runs(host):
+    before = host.check_output(MARIADB.format(RUNS))
+    assert before.startswith("120 ")
+    host.check_output(MARIADB.format("DELETE FROM runs WHERE id > 60"))
+    host.check_output(f"{ENV} restic dump latest --tag db:mlflow /mlflow.dump"
+                      " | docker exec -i mlflow-mariadb sh -c 'MYSQL_PWD=\"$MARIADB_PASSWORD\" mariadb -u mlflow'")
+    assert host.check_output(MARIADB.format(RUNS)) == before
+
+
+def test_the_files_restore_byte_for_byte(host):
+    sources = ["/var/lib/docker/volumes/megapi_minio/_data", "/srv/musicsim/monitoring/grafana"]
+    host.check_output("rm -rf /tmp/restored")
+    restic(host, "restore latest --tag files --target /tmp/restored")
+    for source in sources:
+        original = host.check_output(f"cd {source} && find . -type f -exec sha256sum {{}} + | sort")
+        restored = host.check_output(f"cd /tmp/restored{source} && find . -type f -exec sha256sum {{}} + | sort")
+        assert original and restored == original, source
+
+
+def test_a_database_down_fails_the_backup_and_keeps_no_snapshot(host):
+    good = metrics(host)["musicsim_backup_last_success_timestamp_seconds"]
+    count = len(snapshots(host, "db:megapi"))
+    host.check_output("docker stop megapi-postgres")
+    try:
+        result = back_up(host)
+    finally:
+        host.check_output("docker start megapi-postgres")
+    assert result.rc != 0
+    assert len(snapshots(host, "db:megapi")) == count
+    seen = metrics(host)
+    assert seen["musicsim_backup_last_run_success"] == 0
+    assert seen["musicsim_backup_last_success_timestamp_seconds"] == good
+    assert host.service("musicsim-backup.service").is_running is False
+    assert "failed" in host.run("systemctl is-failed musicsim-backup.service").stdout
+
+
+def test_the_repository_check_passes(host):
+    assert host.run("systemctl start musicsim-backup-check.service").rc == 0
+    seen = metrics(host)
+    assert seen["musicsim_backup_last_check_success"] == 1
+    assert seen["musicsim_backup_last_check_timestamp_seconds"] > time.time() - 600
+
+
+def test_a_wrong_password_stops_the_role_and_leaves_the_repository_alone(host):
+    """side_effect.yml ran the role with another password."""
+    outcome = host.file("/var/tmp/wrong-password.txt").content_string
+    assert outcome != "applied\n"
+    assert "wrong password" in outcome and "vault_backup_password" in outcome, outcome
+    before, after = host.file("/var/tmp/repository-fingerprints.txt").content_string.split()[::2]
+    assert before == after
