@@ -12,7 +12,7 @@ METRICS = "/var/lib/node-exporter/textfile/musicsim_backup.prom"
 PG = "docker exec megapi-postgres psql -U megapi -d fastapi_db -tAc"
 MARIADB = "docker exec mlflow-mariadb sh -c 'MYSQL_PWD=\"$MARIADB_PASSWORD\" mariadb -u mlflow mlflow -N -e \"{}\"'"
 LIBRARY = "SELECT count(*) || ' ' || md5(string_agg(id || title || artist, ',' ORDER BY id)) FROM music_library"
-RUNS = "SELECT CONCAT(COUNT(*), ' ', MD5(GROUP_CONCAT(id, name ORDER BY id))) FROM runs"
+RUNS = "SELECT CONCAT(COUNT(*), CHAR(32), MD5(GROUP_CONCAT(id, name ORDER BY id))) FROM runs"
 
 
 def restic(host, command):
