@@ -65,6 +65,13 @@ GOOD = {
         "locust_username": "admin",
         "locust_password": "throwaway-test-password",
     },
+    "backup": {
+        "backup_repository": "/srv/backup-repository",
+        "backup_password": "throwaway-test-backup-password",
+        "backup_databases": [{"name": "megapi", "container": "megapi-postgres", "kind": "postgres",
+                              "project_dir": "/opt/musicsim/megapi", "service": "postgres"}],
+        "backup_paths": ["/srv/musicsim/proxy"],
+    },
     "monitoring": {
         "monitoring_domain": "music-sim.test",
         "monitoring_routes": [
@@ -163,6 +170,17 @@ CASES = [
      "mlflow_pip_packages"),
     ("mlflow-published-on-every-address", "mlflow", {"mlflow_publish_address": "0.0.0.0"}, "mlflow_publish_address"),
     ("mlflow-s3-without-credentials", "mlflow", {"mlflow_s3_secret_key": ""}, "mlflow_s3_endpoint_url"),
+    ("backup-without-repository", "backup", {"backup_repository": ""}, "backup_repository"),
+    ("backup-missing-vault-password", "backup", {"backup_password": ""}, "vault_backup_password"),
+    ("backup-s3-without-keys", "backup", {"backup_repository": "s3:https://s3.example.net/music-sim"},
+     "vault_backup_s3_access_key"),
+    ("backup-unknown-database-kind", "backup",
+     {"backup_databases": [{"name": "mlflow", "container": "mlflow-mariadb", "kind": "mysql",
+                            "project_dir": "/opt/musicsim/mlflow", "service": "mariadb"}]}, "backup_databases"),
+    ("backup-database-without-its-project", "backup",
+     {"backup_databases": [{"name": "megapi", "container": "megapi-postgres", "kind": "postgres"}]},
+     "project_dir"),
+    ("backup-keeps-nothing", "backup", {"backup_keep_daily": 0}, "backup_keep_daily"),
     ("monitoring-missing-discord-webhook", "monitoring", {"monitoring_discord_webhook_url": ""},
      "vault_monitoring_discord_webhook_url"),
     ("monitoring-missing-grafana-password", "monitoring", {"monitoring_grafana_admin_password": "admin"},
@@ -235,12 +253,12 @@ def test_good_values_pass_preflight(fresh_host, tmp_path, role):
 
 
 @pytest.mark.parametrize("role", ["security", "proxy", "megapi", "web", "ddns", "exporters", "monitoring", "mlflow",
-                                  "locust"])
+                                  "locust", "backup"])
 def test_a_new_machine_is_previewed_without_changing_it(fresh_host, tmp_path, role):
     """--check on a machine that has none of the role yet: the play succeeds,
     reports what it would do, and writes nothing."""
-    if role == "security":
-        # It installs packages: apt needs the lists a real machine has.
+    if role in ("security", "backup"):
+        # They install packages: apt needs the lists a real machine has.
         subprocess.run(["docker", "exec", fresh_host, "apt-get", "update", "-qq"], check=True, capture_output=True)
     before = _set_up(fresh_host, role)
     result = run_playbook(PLAYBOOK, fresh_host, _vars_file(tmp_path, role, {}), "--check", "--diff")

@@ -104,7 +104,7 @@ def test_the_site_declaration_passes_its_checks(fresh_host, tmp_path):
     # Every role of site.yml but ddns, which the site leaves off.
     checked = set(re.findall(r"TASK \[(\w+) : Validating arguments against arg spec 'preflight'", output))
     assert checked == {"base", "security", "docker", "exporters", "megapi", "web", "mlflow", "locust", "proxy",
-                       "monitoring"}, checked
+                       "monitoring", "backup"}, checked
 
 
 def test_the_checks_cover_the_roles_site_yml_runs():

@@ -117,3 +117,20 @@ def test_a_wrong_password_stops_the_role_and_leaves_the_repository_alone(host):
     assert "wrong password" in outcome and "vault_backup_password" in outcome, outcome
     before, after = host.file("/var/tmp/repository-fingerprints.txt").content_string.split()[::2]
     assert before == after
+
+
+def test_a_restore_onto_a_machine_with_data_is_refused(host):
+    """side_effect.yml tried it without force."""
+    outcome = host.file("/var/tmp/restore-over-data.txt").content_string
+    assert outcome != "applied\n"
+    assert "already holds data" in outcome and "backup_restore_force" in outcome, outcome
+
+
+def test_a_lost_machine_comes_back_from_its_backup(host):
+    """side_effect.yml backed up, removed both stacks with their volumes and
+    every file, and restored: the databases, objects and files are the same."""
+    record = json.loads(host.file("/var/tmp/restore.json").content_string)
+    print(f"\nrestore: {record['seconds']:.1f} s")
+    lines = record["before"].splitlines()
+    assert lines[0].startswith("500 ") and lines[1].startswith("120 ") and len(lines) == 2 + 3 + 1
+    assert record["after"] == record["before"]
