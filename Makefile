@@ -16,7 +16,7 @@ export PY_COLORS ?= 0
 export NO_COLOR ?= 1
 
 # Every scenario under molecule/.
-SITE_SCENARIOS := site exposure
+SITE_SCENARIOS := disaster-recovery site exposure
 ROLE_SCENARIOS := $(filter-out $(SITE_SCENARIOS),$(notdir $(patsubst %/,%,$(dir $(wildcard molecule/*/molecule.yml)))))
 # The longest first: with several at a time, none is left running alone at the end.
 SCENARIOS ?= $(SITE_SCENARIOS) $(ROLE_SCENARIOS)

@@ -16,18 +16,43 @@ here=$(dirname "$0")
 # printed (that no secret is in it): $MUSICSIM_STEP_LOGS/SCENARIO/STEP.log
 export MUSICSIM_STEP_LOGS=${MUSICSIM_STEP_LOGS:-$PWD/.cache/molecule-logs}
 
+# The steps of a scenario: those its molecule.yml lists under
+# scenario.test_sequence (the destroys at both ends left to this script),
+# else the usual ones, with side_effect when the scenario has one.
+scenario_steps() {
+    python3 - "$1" <<'PY'
+import pathlib, sys
+import yaml
+scenario = sys.argv[1]
+config = yaml.safe_load(pathlib.Path(f"molecule/{scenario}/molecule.yml").read_text()) or {}
+steps = (config.get("scenario") or {}).get("test_sequence")
+if steps:
+    while steps and steps[0] == "destroy":
+        steps = steps[1:]
+    while steps and steps[-1] == "destroy":
+        steps = steps[:-1]
+else:
+    steps = ["create", "prepare", "converge", "idempotence", "check", "verify"]
+    if pathlib.Path(f"molecule/{scenario}/side_effect.yml").exists():
+        steps.insert(-1, "side_effect")
+print(" ".join(steps))
+PY
+}
+
+# The test host and the disk that outlives it (.config/molecule/config.yml).
+destroy_all() {
+    molecule destroy -s "$1" >/dev/null 2>&1
+    docker volume rm -f "musicsim-$1-outside" >/dev/null 2>&1
+}
+
 run_scenario() {
-    local scenario=$1 step log
+    local scenario=$1 step name log
     local -a steps cmd
+    local -A seen=()
     rm -rf "${MUSICSIM_STEP_LOGS:?}/$scenario"
     mkdir -p "$MUSICSIM_STEP_LOGS/$scenario"
-    molecule destroy -s "$scenario" >/dev/null 2>&1
-    steps=(create prepare converge idempotence check verify)
-    # A scenario with a side effect (a change made after the checks of the
-    # converged host) runs it before verify, as `molecule test` does.
-    if [ -f "molecule/$scenario/side_effect.yml" ]; then
-        steps=(create prepare converge idempotence check side_effect verify)
-    fi
+    destroy_all "$scenario"
+    read -r -a steps <<<"$(scenario_steps "$scenario")" || return 1
     for step in "${steps[@]}"; do
         if [ "$step" = check ]; then
             cmd=("$here/check-mode.sh" "$scenario")
@@ -36,22 +61,26 @@ run_scenario() {
         else
             cmd=(molecule "$step" -s "$scenario")
         fi
-        log=$MUSICSIM_STEP_LOGS/$scenario/$step.log
+        # A step that comes again (create after a destroy) is step.2.
+        seen[$step]=$(( ${seen[$step]:-0} + 1 ))
+        name=$step
+        [ "${seen[$step]}" -eq 1 ] || name=$step.${seen[$step]}
+        log=$MUSICSIM_STEP_LOGS/$scenario/$name.log
         if [ "${MUSICSIM_QUIET:-0}" = 1 ]; then
-            if "$here/stage.sh" "$scenario:$step" "${cmd[@]}" >"$log" 2>&1; then
+            if "$here/stage.sh" "$scenario:$name" "${cmd[@]}" >"$log" 2>&1; then
                 tail -n 1 "$log"
             else
-                echo "=== $scenario:$step failed; the end of $log:"
+                echo "=== $scenario:$name failed; the end of $log:"
                 tail -n 80 "$log"
-                molecule destroy -s "$scenario" >/dev/null 2>&1 || true
+                destroy_all "$scenario" || true
                 return 1
             fi
-        elif ! "$here/stage.sh" "$scenario:$step" "${cmd[@]}" 2>&1 | tee "$log"; then
-            molecule destroy -s "$scenario" >/dev/null 2>&1 || true
+        elif ! "$here/stage.sh" "$scenario:$name" "${cmd[@]}" 2>&1 | tee "$log"; then
+            destroy_all "$scenario" || true
             return 1
         fi
     done
-    molecule destroy -s "$scenario" >/dev/null 2>&1 || true
+    destroy_all "$scenario" || true
 }
 
 if [ "${1:-}" = --one ]; then

@@ -16,7 +16,11 @@ It does what the monitoring stack relies on, and nothing else:
   GET /api/datasources/uid/UID/health (a real query for Prometheus data
   sources, a login and SELECT 1 for PostgreSQL ones), GET /api/search,
   GET /api/dashboards/uid/UID, GET /api/v1/provisioning/contact-points,
-  GET /api/v1/provisioning/policies; GET / answers a page.
+  GET /api/v1/provisioning/policies; GET / answers a page;
+- dashboards made through the API (POST /api/dashboards/db, as Grafana's
+  clients send it: refused with 412 when the uid exists and overwrite is
+  not set), kept in grafana.db (SQLite) in the data directory, as Grafana
+  keeps them: a restore of that directory brings them back.
 """
 
 import base64
@@ -29,6 +33,7 @@ import pathlib
 import re
 import secrets
 import signal
+import sqlite3
 import sys
 import urllib.error
 import urllib.request
@@ -186,6 +191,46 @@ def admin_account(data_dir):
     return account
 
 
+class SavedDashboards:
+    """Dashboards made through the API, in grafana.db as Grafana keeps them."""
+
+    def __init__(self, data_dir):
+        self.path = data_dir / "grafana.db"
+        with self.connect() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS dashboard (id INTEGER PRIMARY KEY, uid TEXT UNIQUE,"
+                       " title TEXT, version INTEGER, data TEXT)")
+
+    def connect(self):
+        return sqlite3.connect(self.path)
+
+    def all(self):
+        with self.connect() as db:
+            rows = db.execute("SELECT id, version, data FROM dashboard ORDER BY id").fetchall()
+        return [{**json.loads(data), "id": ident, "version": version} for ident, version, data in rows]
+
+    def save(self, board, overwrite):
+        """(status, body) as Grafana answers POST /api/dashboards/db."""
+        if not isinstance(board, dict) or not board.get("title"):
+            return 400, {"message": "Dashboard title cannot be empty", "status": "empty-name"}
+        board = dict(board)
+        board["uid"] = board.get("uid") or secrets.token_hex(7)
+        with self.connect() as db:
+            row = db.execute("SELECT id, version FROM dashboard WHERE uid = ?", (board["uid"],)).fetchone()
+            if row and not overwrite:
+                return 412, {"message": "A dashboard with the same uid already exists", "status": "name-exists"}
+            if row:
+                ident, version = row[0], row[1] + 1
+                db.execute("UPDATE dashboard SET title = ?, version = ?, data = ? WHERE id = ?",
+                           (board["title"], version, json.dumps(board), ident))
+            else:
+                version = 1
+                ident = db.execute("INSERT INTO dashboard (uid, title, version, data) VALUES (?, ?, ?, ?)",
+                                   (board["uid"], board["title"], version, json.dumps(board))).lastrowid
+        slug = re.sub(r"[^a-z0-9]+", "-", board["title"].lower()).strip("-")
+        return 200, {"id": ident, "uid": board["uid"], "url": f"/d/{board['uid']}/{slug}", "status": "success",
+                     "version": version, "slug": slug}
+
+
 def public_datasource(source):
     """What Grafana's API shows of a data source: secrets only by name."""
     shown = {k: v for k, v in source.items() if k != "secureJsonData"}
@@ -275,23 +320,39 @@ def make_handler(state):
                 if source is None:
                     return self.reply(404, {"message": "Data source not found"})
                 return self.reply(*datasource_health(source))
+            provisioned = [{**entry, "provisioned": True} for entry in state["dashboards"]]
+            saved = [{"dashboard": board, "folderTitle": "", "provisioned": False} for board in state["saved"].all()]
             if path == "/api/search":
                 return self.reply(200, [
                     {"uid": d["dashboard"]["uid"], "title": d["dashboard"]["title"],
                      "type": "dash-db", "folderTitle": d["folderTitle"]}
-                    for d in state["dashboards"]])
+                    for d in provisioned + saved])
             match = re.fullmatch(r"/api/dashboards/uid/([^/]+)", path)
             if match:
-                for entry in state["dashboards"]:
+                for entry in provisioned + saved:
                     if entry["dashboard"]["uid"] == match.group(1):
                         return self.reply(200, {"dashboard": entry["dashboard"],
-                                                "meta": {"provisioned": True, "folderTitle": entry["folderTitle"]}})
+                                                "meta": {"provisioned": entry["provisioned"],
+                                                         "folderTitle": entry["folderTitle"]}})
                 return self.reply(404, {"message": "Dashboard not found"})
             if path == "/api/v1/provisioning/contact-points":
                 return self.reply(200, state["contact_points"])
             if path == "/api/v1/provisioning/policies":
                 return self.reply(200, state["policies"][0] if state["policies"] else {})
             return self.reply(404, {"message": "Not found"})
+
+        def do_POST(self):  # noqa: N802 (the name http.server calls)
+            if not self.authorised():
+                return self.reply(401, {"message": "Unauthorized"})
+            if self.path.split("?", 1)[0] != "/api/dashboards/db":
+                return self.reply(404, {"message": "Not found"})
+            try:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+            except ValueError:
+                return self.reply(400, {"message": "bad request data"})
+            if not isinstance(body, dict):
+                return self.reply(400, {"message": "bad request data"})
+            return self.reply(*state["saved"].save(body.get("dashboard"), bool(body.get("overwrite"))))
 
     return Handler
 
@@ -307,8 +368,9 @@ def main():
             "contact_points": contact_points,
             "policies": policies,
             "admin": admin_account(data_dir),
+            "saved": SavedDashboards(data_dir),
         }
-    except (ProvisioningError, OSError) as error:
+    except (ProvisioningError, OSError, sqlite3.Error) as error:
         sys.stderr.write(f"Error: failed to provision Grafana: {error}\n")
         return 1
     port = int(setting("GF_SERVER_HTTP_PORT", "3000"))
