@@ -94,6 +94,28 @@ def test_a_task_that_uses_a_secret_hides_it(path):
             assert task.get("no_log") is True, f"{task.get('name')}: uses {sorted(used)} without no_log"
 
 
+def _role_vars(role):
+    """The role's own variables (vars/ and defaults/), as text by name."""
+    found = {}
+    for kind in ("defaults", "vars"):
+        path = ROOT / "roles" / role / kind / "main.yml"
+        if path.exists():
+            found.update({name: json.dumps(value) for name, value in (yaml.safe_load(path.read_text()) or {}).items()})
+    return found
+
+
+@pytest.mark.parametrize("path", TASK_FILES, ids=lambda p: str(p.relative_to(ROOT / "roles")))
+def test_no_task_passes_a_secret_in_its_environment(path):
+    """Ansible prints a task's environment at -vvv (in the command it runs
+    on the host), no_log or not: a secret goes in by a file or stdin."""
+    role_vars = _role_vars(path.parts[-3])
+    for task in _tasks(yaml.safe_load(path.read_text()) or []):
+        text = json.dumps(task.get("environment", ""))
+        for _ in range(3):  # the role's variables it names, and theirs
+            text += " ".join(role_vars[name] for name in set(re.findall(r"\b\w+\b", text)) if name in role_vars)
+        assert not _printed_secrets(text), f"{task.get('name')}: {sorted(_printed_secrets(text))} in its environment"
+
+
 @pytest.mark.parametrize("path", sorted(ROOT.glob("roles/*/templates/*.j2")), ids=lambda p: str(p.relative_to(ROOT / "roles")))
 def test_a_template_with_a_secret_is_written_without_diff_into_a_private_file(path):
     used = PRINTING_TEMPLATES[(path.parts[-3], path.name)]
