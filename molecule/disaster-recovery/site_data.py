@@ -11,9 +11,11 @@ Runs on the test host (python3, the standard library and the docker CLI):
                              dashboard, each proxy host and the certificate
                              it serves
 
-Credentials come from the environment (SITE_*): the admin passwords of
-Grafana, MLflow and nginx-proxy-manager; the databases' and MinIO's are
-read inside their containers, from the environment they run with.
+The site's settings come as JSON on standard input (domain, mlflow_image,
+and the admin passwords of Grafana, MLflow and nginx-proxy-manager: not in
+the environment, which Ansible prints at -vvv); the databases' and MinIO's
+credentials are read inside their containers, from the environment they
+run with.
 """
 
 import base64
@@ -26,7 +28,7 @@ import ssl
 import subprocess
 import sys
 
-DOMAIN = os.environ.get("SITE_DOMAIN", "music-sim.test")
+SITE = {}
 # The proxy's certificates are its own (a local authority in tests): read,
 # not verified, as monitoring_probe_tls_verify: false does.
 TLS = ssl.create_default_context()
@@ -88,8 +90,7 @@ def psql(sql):
 
 
 def write_rows():
-    table = os.environ.get("SITE_MUSIC_TABLE", "music_library")
-    psql(f"INSERT INTO {table} (filename, title, artist, album, genre, year)"
+    psql("INSERT INTO music_library (filename, title, artist, album, genre, year)"
          " SELECT 'recovery/' || g || '.mp3', 'Track ' || g, 'Artist ' || (g % 37), 'Album ' || (g % 11),"
          " (ARRAY['Jazz', 'Trip Hop', 'Electronic', 'Folk'])[1 + g % 4], 1950 + g % 70"
          " FROM generate_series(1, 500) AS g ON CONFLICT (filename) DO NOTHING")
@@ -172,13 +173,16 @@ print(json.dumps(runs))
 
 
 def mlflow_runs(mode):
-    env = {"MLFLOW_TRACKING_USERNAME": os.environ.get("SITE_MLFLOW_USER", "admin"),
-           "MLFLOW_TRACKING_PASSWORD": os.environ["SITE_MLFLOW_PASSWORD"],
-           "MLFLOW_TRACKING_INSECURE_TLS": "true"}
+    env = {"MLFLOW_TRACKING_USERNAME": "admin",
+           "MLFLOW_TRACKING_PASSWORD": SITE["mlflow_password"],
+           "MLFLOW_TRACKING_INSECURE_TLS": "true",
+           # Through the route: MLflow would send the client to the bucket's
+           # address inside Docker (roles/mlflow/README.md).
+           "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false"}
     argv = ["docker", "run", "--rm", "--network", "edge"]
     for name in env:
         argv += ["-e", name]
-    argv += [os.environ["SITE_MLFLOW_IMAGE"], "python", "-c", MLFLOW, mode, f"https://mlflow.{DOMAIN}"]
+    argv += [SITE["mlflow_image"], "python", "-c", MLFLOW, mode, f"https://mlflow.{SITE['domain']}"]
     out = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **env})
     if out.returncode:
         raise RuntimeError(f"MLflow's client failed: {out.stderr[-2000:]}")
@@ -187,8 +191,7 @@ def mlflow_runs(mode):
 
 # --- Grafana (its HTTP API, through the route) --------------------------------
 def grafana():
-    return Route(f"monitor.{DOMAIN}"), basic(os.environ.get("SITE_GRAFANA_USER", "admin"),
-                                             os.environ["SITE_GRAFANA_PASSWORD"])
+    return Route(f"monitor.{SITE['domain']}"), basic("admin", SITE["grafana_password"])
 
 
 def write_dashboard():
@@ -224,8 +227,8 @@ def proxy():
             raise RuntimeError(f"{method} {path}: {response.status} {data}")
         return data
 
-    token = call("POST", "/api/tokens", {"identity": os.environ["SITE_PROXY_EMAIL"],
-                                         "secret": os.environ["SITE_PROXY_PASSWORD"]})["token"]
+    token = call("POST", "/api/tokens", {"identity": SITE["proxy_email"],
+                                         "secret": SITE["proxy_password"]})["token"]
     hosts = {}
     for entry in call("GET", "/api/nginx/proxy-hosts", token=token):
         kept = {field: entry.get(field) for field in PROXY_HOST_FIELDS}
@@ -255,4 +258,5 @@ def main(mode):
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in ("write", "fingerprint"):
         sys.exit(__doc__)
+    SITE.update(json.load(sys.stdin))
     main(sys.argv[1])
