@@ -46,13 +46,15 @@ destroy_all() {
 }
 
 run_scenario() {
-    local scenario=$1 step name log
+    local scenario=$1 step name log line
     local -a steps cmd
     local -A seen=()
     rm -rf "${MUSICSIM_STEP_LOGS:?}/$scenario"
     mkdir -p "$MUSICSIM_STEP_LOGS/$scenario"
     destroy_all "$scenario"
-    read -r -a steps <<<"$(scenario_steps "$scenario")" || return 1
+    line=$(scenario_steps "$scenario") || return 1
+    read -r -a steps <<<"$line"
+    [ "${#steps[@]}" -gt 0 ] || return 1
     for step in "${steps[@]}"; do
         if [ "$step" = check ]; then
             cmd=("$here/check-mode.sh" "$scenario")
