@@ -21,7 +21,7 @@ import yaml
 from conftest import ROOT, TEST_IMAGE, changed_paths
 
 # The test site of the site and exposure scenarios.
-TEST_SITE = yaml.safe_load((ROOT / "tests/fixtures/test-site/group_vars/musicsim.yml").read_text())
+TEST_SITE = yaml.safe_load((ROOT / "inventories/local/group_vars/musicsim.yml").read_text())
 GROUPS = ["edge", "apps", "monitoring", "mlops", "backup"]
 # The first play that changes a machine: site.yml must not get to it.
 FIRST_CHANGE_PLAY = f"PLAY [{yaml.safe_load((ROOT / 'playbooks/host.yml').read_text())[0]['name']}]"

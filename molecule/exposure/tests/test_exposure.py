@@ -17,7 +17,7 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 ROUTES = yaml.safe_load((ROOT / "group_vars/all/main.yml").read_text())["site_routes"]
-DOMAIN = yaml.safe_load((ROOT / "tests/fixtures/test-site/group_vars/musicsim.yml").read_text())["site_domain"]
+DOMAIN = yaml.safe_load((ROOT / "inventories/local/group_vars/musicsim.yml").read_text())["site_domain"]
 
 CLIENTS = {
     # client: (its network namespace, the server's address on its link)
