@@ -2,6 +2,7 @@
 #
 #   make demo   the whole site on a local Debian 13 container
 #   make test   lint + unit tests + every Molecule scenario
+#   make bench  how long site.yml takes here (rebuilds the demo container)
 #
 # Both set up what they need first (a virtualenv with the pinned toolchain,
 # a Docker engine, the Debian 13 test image); both need root on Debian/Ubuntu.
@@ -15,19 +16,25 @@ export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 export NO_COLOR ?= 1
 
-# Every scenario under molecule/.
-SITE_SCENARIOS := disaster-recovery site exposure
-ROLE_SCENARIOS := $(filter-out $(SITE_SCENARIOS),$(notdir $(patsubst %/,%,$(dir $(wildcard molecule/*/molecule.yml)))))
-# The longest first: with several at a time, none is left running alone at the end.
-SCENARIOS ?= $(SITE_SCENARIOS) $(ROLE_SCENARIOS)
-# Scenarios run at a time, each on its own test host (2 fit a 2-core machine).
+# Every scenario under molecule/. The site scenario's steps and tests run as
+# the `demo` lane in `make test` (make demo, twice, as a newcomer runs it:
+# tests/harness/demo-step.sh); `molecule test -s site` runs them through
+# Molecule.
+SITE_SCENARIOS := disaster-recovery demo exposure
+ROLE_SCENARIOS := $(filter-out site $(SITE_SCENARIOS),$(notdir $(patsubst %/,%,$(dir $(wildcard molecule/*/molecule.yml)))))
+# The longest first: with several at a time, none is left running alone at
+# the end. The unit tests (pytest) run beside them, as one more lane.
+SCENARIOS ?= $(SITE_SCENARIOS) pytest $(ROLE_SCENARIOS)
+# Lanes run at a time, each scenario on its own test host (2 fit a 2-core
+# machine).
 export MUSICSIM_JOBS ?= 2
 
-.PHONY: help venv engine image images lint unit molecule test demo demo-destroy clean
+.PHONY: help venv engine image images lint unit molecule test demo demo-destroy bench clean
 
 help:
 	@echo "make demo          converge site.yml on a local Debian 13 container (inventories/local)"
 	@echo "make demo-destroy  remove the demo container"
+	@echo "make bench         time site.yml on a rebuilt demo host: first converge, re-run, check mode"
 	@echo "make test          lint + pytest + every Molecule scenario"
 	@echo "make lint | unit | molecule [SCENARIOS='base docker']   one layer of the tests"
 	@echo "make images        build the service images the tests use (tests/images/)"
@@ -67,21 +74,30 @@ unit: venv image
 molecule: venv image images
 	tests/harness/run-scenarios.sh $(SCENARIOS)
 
-# Every layer runs even when an earlier one fails, then the table of stages.
+# Every layer runs even when an earlier one fails, then the table of stages
+# against their budgets (tests/harness/stage-budgets.tsv). The unit tests
+# run as a lane of `molecule` (SCENARIOS).
 KEEP_STAGES ?= 0
 test:
 	@[ "$(KEEP_STAGES)" = 1 ] || rm -f $(MUSICSIM_STAGES)
-	@rc=0; $(MAKE) --no-print-directory -k lint unit molecule || rc=1; \
+	@rc=0; $(MAKE) --no-print-directory -k lint molecule || rc=1; \
 	  tests/harness/summary.sh || rc=1; exit $$rc
 
 # --- Demo --------------------------------------------------------------------
+# The demo host is prepared as the site scenario's test host is (Docker and
+# the service images first: no registry), then site.yml converges it.
+# DEMO_TIMER times site.yml alone (make bench sets it).
+DEMO_TIMER ?=
 demo: venv image images
 	ansible-playbook playbooks/demo-host.yml
-	ansible-playbook -i inventories/local tests/harness/prepare-test-host.yml
-	ansible-playbook -i inventories/local playbooks/host.yml
-	ansible-playbook -i inventories/local tests/harness/load-images.yml
-	ansible-playbook -i inventories/local site.yml
+	ansible-playbook -i inventories/local tests/harness/prepare-site-host.yml
+	$(DEMO_TIMER) ansible-playbook -i inventories/local site.yml
 	ansible-playbook -i inventories/local playbooks/demo-report.yml
+
+# site.yml's first converge, no-change re-run and check mode on a rebuilt
+# demo host, with the task count: a benchmark, not a test.
+bench: venv image images
+	tests/harness/bench.sh
 
 demo-destroy: venv
 	ansible-playbook playbooks/demo-host.yml -e demo_host_state=absent

@@ -5,6 +5,10 @@
 # reports every scenario, and always destroys the test hosts.
 #   run-scenarios.sh SCENARIO...
 # The same steps as `molecule test -s SCENARIO` (see .config/molecule/config.yml).
+# Two lanes are not Molecule scenarios: `demo` is `make demo` run as a
+# newcomer runs it, checked with the site scenario's tests
+# (tests/harness/demo-step.sh), and `pytest` is the unit layer (tests/),
+# run beside the scenarios.
 #
 # MUSICSIM_JOBS=N runs N scenarios at a time (each on its own test host, with
 # its own Docker engine), the next one starting as soon as one ends; a
@@ -12,14 +16,19 @@
 # last lines are printed.
 set -u -o pipefail
 here=$(dirname "$0")
-# Each step's output is kept, so a scenario's tests can read what a play
-# printed (that no secret is in it): $MUSICSIM_STEP_LOGS/SCENARIO/STEP.log
+# Each step's output is kept, to read after a failure:
+# $MUSICSIM_STEP_LOGS/SCENARIO/STEP.log (the tests read Ansible's own log of
+# the plays, ANSIBLE_LOG_PATH in .config/molecule/config.yml).
 export MUSICSIM_STEP_LOGS=${MUSICSIM_STEP_LOGS:-$PWD/.cache/molecule-logs}
 
 # The steps of a scenario: those its molecule.yml lists under
 # scenario.test_sequence (the destroys at both ends left to this script),
 # else the usual ones, with side_effect when the scenario has one.
 scenario_steps() {
+    case $1 in
+    demo) echo bench idempotence verify; return ;;
+    pytest) echo unit; return ;;
+    esac
     python3 - "$1" <<'PY'
 import pathlib, sys
 import yaml
@@ -41,6 +50,10 @@ PY
 
 # The test host and the disk that outlives it (.config/molecule/config.yml).
 destroy_all() {
+    case $1 in
+    demo) "$here/demo-step.sh" destroy >/dev/null 2>&1; return ;;
+    pytest) return ;;
+    esac
     molecule destroy -s "$1" >/dev/null 2>&1
     docker volume rm -f "musicsim-$1-outside" >/dev/null 2>&1
 }
@@ -56,7 +69,11 @@ run_scenario() {
     read -r -a steps <<<"$line"
     [ "${#steps[@]}" -gt 0 ] || return 1
     for step in "${steps[@]}"; do
-        if [ "$step" = check ]; then
+        if [ "$scenario" = demo ]; then
+            cmd=("$here/demo-step.sh" "$step")
+        elif [ "$scenario" = pytest ]; then
+            cmd=(pytest -q -p no:cacheprovider tests)
+        elif [ "$step" = check ]; then
             cmd=("$here/check-mode.sh" "$scenario")
         elif [ "$step" = side_effect ]; then
             cmd=(molecule side-effect -s "$scenario")

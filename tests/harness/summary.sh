@@ -1,14 +1,52 @@
 #!/bin/bash
-# Print the stages recorded by stage.sh, their durations and the pass/fail
-# count. Exits non-zero if a stage failed or none ran.
+# Print the stages recorded by stage.sh, their durations against their
+# budgets (tests/harness/stage-budgets.tsv), and the pass/fail count. A stage
+# more than 25% over its budget, or without one, is flagged: growth shows
+# before it breaks CI's time limit. Exits non-zero if a stage failed or none
+# ran (a stage over its budget only warns).
 set -u
 stages=${MUSICSIM_STAGES:-.cache/stages.tsv}
+budgets=${MUSICSIM_BUDGETS:-$(dirname "$0")/stage-budgets.tsv}
 if [ ! -s "$stages" ]; then
     echo "no test stage ran" >&2
     exit 1
 fi
-printf '\n%-28s %-6s %8s\n' STAGE RESULT SECONDS
-awk -F'\t' '{ printf "%-28s %-6s %8d\n", $1, $2, $3; total += $3;
-              if ($2 == "pass") pass++; else fail++ }
-            END { printf "%-28s %-6s %8d\n", "total", "", total;
-                  printf "\n%d passed, %d failed\n", pass, fail; exit (fail > 0) }' "$stages"
+# MUSICSIM_STARTED (seconds since boot, set by .ci/run) gives the wall time.
+python3 - "$stages" "$budgets" "${MUSICSIM_STARTED:-}" <<'PY'
+import sys
+
+stages_file, budgets_file, started = sys.argv[1:]
+budgets = {}
+import os
+for line in (open(budgets_file) if os.path.exists(budgets_file) else []):
+    if line.strip() and not line.startswith("#"):
+        name, seconds = line.split()[:2]
+        budgets[name] = int(seconds)
+
+def flag(seconds, budget):
+    if budget is None:
+        return "no budget"
+    if seconds > budget * 1.25:
+        return f"OVER +{round(100 * (seconds - budget) / budget)}%"
+    return ""
+
+rows = [line.rstrip("\n").split("\t") for line in open(stages_file) if line.strip()]
+print(f"\n{'STAGE':<30} {'RESULT':<6} {'SECONDS':>8} {'BUDGET':>8}  FLAG")
+for name, result, seconds in rows:
+    budget = budgets.get(name)
+    print(f"{name:<30} {result:<6} {int(seconds):>8} {budget if budget is not None else '-':>8}  {flag(int(seconds), budget)}")
+total = sum(int(seconds) for _, _, seconds in rows)
+print(f"{'total of the stages':<30} {'':<6} {total:>8}")
+if started:
+    with open("/proc/uptime") as uptime:
+        wall = int(float(uptime.read().split()[0])) - int(started)
+    budget = budgets.get("wall")
+    print(f"{'wall':<30} {'':<6} {wall:>8} {budget if budget is not None else '-':>8}  {flag(wall, budget)}")
+over = [name for name, _, seconds in rows if flag(int(seconds), budgets.get(name))]
+passed = sum(1 for row in rows if row[1] == "pass")
+failed = len(rows) - passed
+if over:
+    print(f"\n{len(over)} stage(s) over budget or without one: {', '.join(over)}")
+print(f"\n{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
+PY

@@ -1,0 +1,49 @@
+#!/bin/bash
+# `make bench`: how long site.yml takes on this machine, on the demo host.
+# Rebuilds the demo host from scratch (make demo-destroy, then make demo
+# with site.yml timed: the first converge, Docker and the service images
+# already loaded as on any test host), then times a second site.yml run
+# (it must change nothing), and a --check --diff preview (it must predict no
+# change). Prints the three durations, the tasks of the re-run and the
+# seconds per task. A benchmark, not a timed test: nothing fails for being
+# slow. Leaves the demo host converged.
+set -u -o pipefail
+cd "$(dirname "$0")/../.."
+here=tests/harness
+out=${MUSICSIM_BENCH_DIR:-$PWD/.cache/bench}
+rm -rf "$out"
+mkdir -p "$out"
+export MUSICSIM_STAGES=$out/timings.tsv
+
+# The play recaps of the output on stdin say changed=0 (and there is one).
+no_change() {
+    local recap
+    recap=$(tee "$1" | grep -E '^\S+ +: ok=') || { echo "no play recap in the output" >&2; return 1; }
+    if grep -vqE 'changed=0 ' <<<"$recap"; then
+        echo "a run that should change nothing changed something:" >&2
+        echo "$recap" >&2
+        return 1
+    fi
+}
+
+make --no-print-directory demo-destroy >"$out/destroy.log" 2>&1 || { tail -20 "$out/destroy.log"; exit 1; }
+make --no-print-directory demo DEMO_TIMER="$here/stage.sh first-converge" 2>&1 | tee "$out/first.log" \
+    || exit 1
+"$here/stage.sh" re-run ansible-playbook -i inventories/local site.yml 2>&1 | no_change "$out/re-run.log" \
+    || exit 1
+"$here/stage.sh" check-mode ansible-playbook -i inventories/local site.yml --check --diff 2>&1 \
+    | no_change "$out/check.log" || exit 1
+
+# Tasks of the re-run: those that ran (ok) and those skipped, on every host.
+tasks=$(grep -E '^\S+ +: ok=' "$out/re-run.log" \
+    | sed -E 's/.* ok=([0-9]+) .* skipped=([0-9]+) .*/\1 \2/' | awk '{ n += $1 + $2 } END { print n }')
+python3 - "$MUSICSIM_STAGES" "$tasks" <<'PY'
+import sys
+stages, tasks = sys.argv[1], int(sys.argv[2])
+seconds = {name: int(s) for name, _, s in (line.split("\t") for line in open(stages).read().splitlines())}
+print("\nsite.yml on the demo host (inventories/local)")
+for name in ("first-converge", "re-run", "check-mode"):
+    print(f"  {name:<16} {seconds[name]:>5} s")
+print(f"  {'tasks (re-run)':<16} {tasks:>5}")
+print(f"  {'s per task':<16} {seconds['re-run'] / tasks:>7.2f}")
+PY
