@@ -1,18 +1,31 @@
 #!/bin/bash
-# The newcomer's path as a test lane: the README's `make bench` (which
-# rebuilds the demo host with `make demo` and times site.yml), `make demo`
-# again, the site scenario's tests against the demo host, then `make
-# demo-destroy`. tests/harness/run-scenarios.sh runs it as the lane "demo",
-# one timed stage per step:
+# The newcomer's path as a test lane, and the whole-site checks on the host
+# it converges: the README's `make bench` (which rebuilds the demo host with
+# `make demo` and times site.yml), `make demo` again, the site, exposure and
+# disaster-recovery scenarios' checks on that one converged host, then
+# `make demo-destroy`. tests/harness/run-scenarios.sh runs it as the lane
+# "demo", one timed stage per step:
 #   bench        make bench: make demo-destroy, make demo (the demo host from
 #                the test hosts' platform, prepared, site.yml through
 #                inventories/local, the report), a site.yml re-run that
 #                changes nothing, a check-mode preview that predicts nothing
 #   idempotence  make demo again: every play of it reports changed=0
 #   verify       molecule/site/tests against the demo host
+#   exposure     a LAN and an internet client linked to the demo host
+#                (molecule/exposure/clients.yml), molecule/exposure/tests
+#   backup       the site's data written through its services, backed up to
+#                the demo host's outside disk and fingerprinted
+#                (molecule/disaster-recovery/back-up.yml)
+#   disaster     the demo host removed, its outside disk kept
+#   rebuild      a new bare demo host under the same name, prepared
+#   restore      playbooks/restore.yml, timed until every container is
+#                healthy, and the data fingerprinted again
+#                (molecule/disaster-recovery/side_effect.yml)
+#   verify-restore  molecule/disaster-recovery/tests: nothing lost
 #   destroy      make demo-destroy
-# Every play runs at -vvv with its output kept by Ansible (ANSIBLE_LOG_PATH),
-# as in the site scenario: its tests look for the vault's values there.
+# The make commands run at -vvv with every play's output kept by Ansible
+# (ANSIBLE_LOG_PATH), as in the site scenario: its tests look for the
+# vault's values there.
 #   demo-step.sh STEP
 set -u -o pipefail
 logs=${MUSICSIM_STEP_LOGS:-$PWD/.cache/molecule-logs}/demo
@@ -30,6 +43,14 @@ no_change() {
     fi
 }
 
+# The site scenario's tests and the others', against the demo host. They
+# read the plays' log; their own Ansible calls (testinfra reads the
+# inventory, every variable of it) are kept out of it.
+testinfra() {
+    MUSICSIM_PLAYS_LOG=$ANSIBLE_LOG_PATH ANSIBLE_LOG_PATH=/dev/null pytest -v -p no:cacheprovider --connection=ansible --ansible-inventory=inventories/local/hosts.yml \
+        --hosts=musicsim-demo "$@"
+}
+
 case ${1:-} in
 bench)
     ANSIBLE_VERBOSITY=3 make --no-print-directory bench
@@ -38,14 +59,32 @@ idempotence)
     ANSIBLE_VERBOSITY=3 make --no-print-directory demo 2>&1 | no_change
     ;;
 verify)
-    pytest -v -p no:cacheprovider --connection=ansible --ansible-inventory=inventories/local/hosts.yml \
-        --hosts=musicsim-demo molecule/site/tests
+    testinfra molecule/site/tests
+    ;;
+exposure)
+    ansible-playbook -i inventories/local molecule/exposure/clients.yml && testinfra -s molecule/exposure/tests
+    ;;
+backup)
+    ansible-playbook -i inventories/local molecule/disaster-recovery/back-up.yml
+    ;;
+disaster)
+    ansible-playbook playbooks/demo-host.yml -e demo_host_state=absent -e demo_host_keep_outside=true
+    ;;
+rebuild)
+    ansible-playbook playbooks/demo-host.yml &&
+        ansible-playbook -i inventories/local tests/harness/prepare-site-host.yml
+    ;;
+restore)
+    ansible-playbook -i inventories/local molecule/disaster-recovery/side_effect.yml
+    ;;
+verify-restore)
+    testinfra -s molecule/disaster-recovery/tests
     ;;
 destroy)
     make --no-print-directory demo-destroy
     ;;
 *)
-    echo "usage: $0 bench|idempotence|verify|destroy" >&2
+    echo "usage: $0 bench|idempotence|verify|exposure|backup|disaster|rebuild|restore|verify-restore|destroy" >&2
     exit 2
     ;;
 esac

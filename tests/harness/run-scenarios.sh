@@ -5,10 +5,11 @@
 # reports every scenario, and always destroys the test hosts.
 #   run-scenarios.sh SCENARIO...
 # The same steps as `molecule test -s SCENARIO` (see .config/molecule/config.yml).
-# Two lanes are not Molecule scenarios: `demo` is `make demo` run as a
-# newcomer runs it, checked with the site scenario's tests
-# (tests/harness/demo-step.sh), and `pytest` is the unit layer (tests/),
-# run beside the scenarios.
+# Two lanes are not Molecule scenarios: `demo` is `make bench` and `make
+# demo` run as a newcomer runs them, then the site, exposure and
+# disaster-recovery scenarios' checks on that one converged host
+# (tests/harness/demo-step.sh), and `pytest` is the unit layer (tests/), run
+# beside the scenarios.
 #
 # MUSICSIM_JOBS=N runs N scenarios at a time (each on its own test host, with
 # its own Docker engine), the next one starting as soon as one ends; a
@@ -26,7 +27,7 @@ export MUSICSIM_STEP_LOGS=${MUSICSIM_STEP_LOGS:-$PWD/.cache/molecule-logs}
 # else the usual ones, with side_effect when the scenario has one.
 scenario_steps() {
     case $1 in
-    demo) echo bench idempotence verify; return ;;
+    demo) echo bench idempotence verify exposure backup disaster rebuild restore verify-restore; return ;;
     pytest) echo unit; return ;;
     esac
     python3 - "$1" <<'PY'
