@@ -178,8 +178,8 @@ def test_megapi_gets_its_whole_environment(host):
 
 def test_no_secret_is_in_the_output_of_any_play():
     # Every play's output: converge, idempotence, check mode, side effect
-    # (ANSIBLE_LOG_PATH, .config/molecule/config.yml).
-    outputs = pathlib.Path(os.environ["ANSIBLE_LOG_PATH"]).read_text(errors="replace")
+    # (MUSICSIM_PLAYS_LOG, .config/molecule/config.yml).
+    outputs = pathlib.Path(os.environ["MUSICSIM_PLAYS_LOG"]).read_text(errors="replace")
     assert "megapi : Write the env files" in outputs
     for secret in SECRETS:
         assert secret not in outputs, "a play printed a secret"

@@ -110,8 +110,8 @@ def test_the_env_files_are_roots_alone(host):
 
 def test_no_secret_is_in_the_compose_file_or_a_play_output(host):
     compose = host.file("/opt/musicsim/mlflow/compose.yaml").content_string
-    # Every play's output (ANSIBLE_LOG_PATH, .config/molecule/config.yml).
-    outputs = pathlib.Path(os.environ["ANSIBLE_LOG_PATH"]).read_text(errors="replace")
+    # Every play's output (MUSICSIM_PLAYS_LOG, .config/molecule/config.yml).
+    outputs = pathlib.Path(os.environ["MUSICSIM_PLAYS_LOG"]).read_text(errors="replace")
     assert "mlflow : " in outputs
     for secret in SECRETS:
         assert secret not in compose and secret not in outputs, secret

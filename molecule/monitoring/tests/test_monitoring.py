@@ -213,8 +213,8 @@ def test_each_secret_is_a_file_of_its_reader_alone(host, path, uid):
 def test_no_secret_is_in_a_configuration_file_or_a_play_output(host):
     configs = host.check_output(f"cat {PROJECT}/compose.yaml {PROJECT}/alertmanager/alertmanager.yml "
                                 f"{PROJECT}/prometheus/prometheus.yml {PROJECT}/grafana/provisioning/*/*.yaml")
-    # Every play's output (ANSIBLE_LOG_PATH, .config/molecule/config.yml).
-    outputs = pathlib.Path(os.environ["ANSIBLE_LOG_PATH"]).read_text(errors="replace")
+    # Every play's output (MUSICSIM_PLAYS_LOG, .config/molecule/config.yml).
+    outputs = pathlib.Path(os.environ["MUSICSIM_PLAYS_LOG"]).read_text(errors="replace")
     assert "monitoring : " in outputs
     for secret in SECRETS:
         assert secret not in configs

@@ -118,8 +118,8 @@ def test_no_vault_value_is_in_the_output_of_any_play_even_at_vvv():
     """Every step ran at -vvv (ANSIBLE_VERBOSITY in molecule.yml, and in
     tests/harness/run-demo.sh for `make demo`), which prints each task's
     arguments and results unless no_log hides them. Ansible kept the output
-    of every play (ANSIBLE_LOG_PATH): converge, idempotence, check mode."""
-    text = pathlib.Path(os.environ["ANSIBLE_LOG_PATH"]).read_text(errors="replace")
+    of every play (MUSICSIM_PLAYS_LOG): converge, idempotence, check mode."""
+    text = pathlib.Path(os.environ["MUSICSIM_PLAYS_LOG"]).read_text(errors="replace")
     assert "ESTABLISH DOCKER CONNECTION" in text, "the plays did not run at -vvv"
     test_site = yaml.safe_load((HERE.parents[2] / "inventories/local/group_vars/musicsim.yml").read_text())
     vault = {name: value for name, value in test_site.items() if name.startswith("vault_")}
