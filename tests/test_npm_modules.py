@@ -117,6 +117,22 @@ def test_first_admin_on_213_is_made_once(server):
     assert npm.client().login(ADMIN["email"], ADMIN["password"])
 
 
+def test_a_preview_without_a_running_proxy_does_not_wait():
+    """Check mode on a new machine: nothing answers on the API's port, and
+    nothing will (check mode starts no container), so the module says what
+    it would do at once instead of waiting for the API."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    preview = run(npm_admin, check=True, url=f"http://127.0.0.1:{port}/api", wait=60, **ADMIN)
+    assert time.monotonic() - started < 10
+    assert (preview["failed"], preview["changed"], preview["action"]) == (False, True, "created")
+    # Outside check mode the same call waits, then fails naming the API.
+    failed = run(npm_admin, url=f"http://127.0.0.1:{port}/api", wait=1, **ADMIN)
+    assert failed["failed"] is True
+
+
 def test_default_admin_before_213_is_replaced(server):
     npm = server(version="2.12.6", admin=False)
     assert "setup" not in npm.get("")  # servers before 2.13 do not report it
