@@ -58,7 +58,8 @@ if [ "$current" = "$hash" ]; then
 fi
 
 if ! command -v debootstrap >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    # Both flavours may be built at once (.ci/run): the second waits for apt.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 debootstrap >/dev/null
 fi
 
 start=$(date +%s)
