@@ -23,9 +23,10 @@ export NO_COLOR ?= 1
 # (or exposure, disaster-recovery) runs one of them through Molecule alone.
 SITE_SCENARIOS := site exposure disaster-recovery
 ROLE_SCENARIOS := $(filter-out $(SITE_SCENARIOS),$(notdir $(patsubst %/,%,$(dir $(wildcard molecule/*/molecule.yml)))))
-# The longest first: with several at a time, none is left running alone at
-# the end. The unit tests (pytest) run beside them, as one more lane.
-SCENARIOS ?= demo pytest $(ROLE_SCENARIOS)
+# The unit tests (pytest) and the linters run beside them, as two more
+# lanes. With several at a time, tests/harness/run-scenarios.sh starts the
+# longest first (by their budgets), so none is left running alone at the end.
+SCENARIOS ?= demo pytest $(ROLE_SCENARIOS) lint
 # Lanes run at a time, each scenario on its own test host (2 fit a 2-core
 # machine).
 export MUSICSIM_JOBS ?= 2
@@ -61,27 +62,26 @@ images: venv engine
 	tests/harness/build_images.py
 
 # --- Tests -------------------------------------------------------------------
-STAGE := tests/harness/stage.sh
 export MUSICSIM_STAGES ?= $(CURDIR)/.cache/stages.tsv
 
+# yamllint, ansible-lint (production profile), the syntax check of every
+# playbook with every inventory: the `lint` lane of `make test`.
 lint: venv
-	$(STAGE) yamllint yamllint --strict .
-	$(STAGE) ansible-lint ansible-lint --profile production
-	$(STAGE) syntax-check tests/harness/syntax-check.sh
+	tests/harness/run-scenarios.sh lint
 
 unit: venv image
-	$(STAGE) pytest pytest -q tests
+	tests/harness/run-scenarios.sh pytest
 
 molecule: venv image images
 	tests/harness/run-scenarios.sh $(SCENARIOS)
 
-# Every layer runs even when an earlier one fails, then the table of stages
-# against their budgets (tests/harness/stage-budgets.tsv). The unit tests
-# run as a lane of `molecule` (SCENARIOS).
+# Every lane runs even when another fails (the linters and the unit tests
+# are lanes of `molecule` too: SCENARIOS), then the table of stages against
+# their budgets (tests/harness/stage-budgets.tsv).
 KEEP_STAGES ?= 0
 test:
 	@[ "$(KEEP_STAGES)" = 1 ] || rm -f $(MUSICSIM_STAGES)
-	@rc=0; $(MAKE) --no-print-directory -k lint molecule || rc=1; \
+	@rc=0; $(MAKE) --no-print-directory molecule || rc=1; \
 	  tests/harness/summary.sh || rc=1; exit $$rc
 
 # --- Demo --------------------------------------------------------------------

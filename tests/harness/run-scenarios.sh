@@ -5,11 +5,12 @@
 # reports every scenario, and always destroys the test hosts.
 #   run-scenarios.sh SCENARIO...
 # The same steps as `molecule test -s SCENARIO` (see .config/molecule/config.yml).
-# Two lanes are not Molecule scenarios: `demo` is `make bench` and `make
-# demo` run as a newcomer runs them, then the site, exposure and
+# Three lanes are not Molecule scenarios: `demo` is `make bench` (which runs
+# `make demo` twice) as a newcomer runs it, then the site, exposure and
 # disaster-recovery scenarios' checks on that one converged host
-# (tests/harness/demo-step.sh), and `pytest` is the unit layer (tests/), run
-# beside the scenarios.
+# (tests/harness/demo-step.sh); `pytest` is the unit layer (tests/); `lint`
+# is yamllint, ansible-lint and the syntax check of every playbook (`make
+# lint` alone). Each runs beside the scenarios.
 #
 # MUSICSIM_JOBS=N runs N scenarios at a time (each on its own test host, with
 # its own Docker engine), the next one starting as soon as one ends; a
@@ -27,8 +28,9 @@ export MUSICSIM_STEP_LOGS=${MUSICSIM_STEP_LOGS:-$PWD/.cache/molecule-logs}
 # else the usual ones, with side_effect when the scenario has one.
 scenario_steps() {
     case $1 in
-    demo) echo bench idempotence verify exposure backup disaster rebuild restore verify-restore; return ;;
+    demo) echo bench verify exposure backup disaster rebuild restore verify-restore; return ;;
     pytest) echo unit; return ;;
+    lint) echo yamllint ansible-lint syntax-check; return ;;
     esac
     python3 - "$1" <<'PY'
 import pathlib, sys
@@ -53,7 +55,7 @@ PY
 destroy_all() {
     case $1 in
     demo) "$here/demo-step.sh" destroy >/dev/null 2>&1; return ;;
-    pytest) return ;;
+    pytest | lint) return ;;
     esac
     molecule destroy -s "$1" >/dev/null 2>&1
     docker volume rm -f "musicsim-$1-outside" >/dev/null 2>&1
@@ -74,6 +76,12 @@ run_scenario() {
             cmd=("$here/demo-step.sh" "$step")
         elif [ "$scenario" = pytest ]; then
             cmd=(pytest -q -p no:cacheprovider tests)
+        elif [ "$scenario" = lint ]; then
+            case $step in
+            yamllint) cmd=(yamllint --strict .) ;;
+            ansible-lint) cmd=(ansible-lint --profile production) ;;
+            syntax-check) cmd=("$here/syntax-check.sh") ;;
+            esac
         elif [ "$step" = check ]; then
             cmd=("$here/check-mode.sh" "$scenario")
         elif [ "$step" = side_effect ]; then
@@ -110,9 +118,20 @@ fi
 
 jobs=${MUSICSIM_JOBS:-1}
 if [ "$jobs" -gt 1 ] && [ $# -gt 1 ]; then
-    # xargs starts the next scenario when one ends, and exits non-zero when
-    # any of them failed.
-    printf '%s\n' "$@" | MUSICSIM_QUIET=1 xargs -P "$jobs" -n 1 "$0" --one
+    # The longest first, by the sum of their stages' budgets
+    # (stage-budgets.tsv), so that the last to start are short and no lane
+    # is left running alone at the end. xargs starts the next scenario when
+    # one ends, and exits non-zero when any of them failed.
+    python3 - "$here/stage-budgets.tsv" "$@" <<'PY' | MUSICSIM_QUIET=1 xargs -P "$jobs" -n 1 "$0" --one
+import collections, sys
+budgets = collections.Counter()
+for line in open(sys.argv[1]):
+    if line.strip() and not line.startswith("#"):
+        stage, seconds = line.split()
+        budgets[stage.split(":")[0]] += int(seconds)
+for scenario in sorted(sys.argv[2:], key=lambda name: -budgets[name]):
+    print(scenario)
+PY
     exit
 fi
 
