@@ -27,9 +27,10 @@ ROLE_SCENARIOS := $(filter-out $(SITE_SCENARIOS),$(notdir $(patsubst %/,%,$(dir 
 # lanes. With several at a time, tests/harness/run-scenarios.sh starts the
 # longest first (by their budgets), so none is left running alone at the end.
 SCENARIOS ?= demo pytest $(ROLE_SCENARIOS) lint
-# Lanes run at a time, each scenario on its own test host (2 fit a 2-core
-# machine).
-export MUSICSIM_JOBS ?= 2
+# Lanes run at a time, each scenario on its own test host. A lane spends
+# much of its time waiting (health checks, apt, images crossing between
+# engines), so 3 keep a 2-core machine busy.
+export MUSICSIM_JOBS ?= 3
 
 .PHONY: help venv engine image images lint unit molecule test demo demo-destroy bench clean
 
