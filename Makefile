@@ -32,7 +32,7 @@ SCENARIOS ?= demo pytest $(ROLE_SCENARIOS) lint
 # engines), so 3 keep a 2-core machine busy.
 export MUSICSIM_JOBS ?= 3
 
-.PHONY: help venv engine image images lint unit molecule test demo demo-destroy bench clean
+.PHONY: help venv lock engine image images lint unit molecule test demo demo-destroy bench clean
 
 help:
 	@echo "make demo          converge site.yml on a local Debian 13 container (inventories/local)"
@@ -41,15 +41,26 @@ help:
 	@echo "make test          lint + pytest + every Molecule scenario"
 	@echo "make lint | unit | molecule [SCENARIOS='base docker']   one layer of the tests"
 	@echo "make images        build the service images the tests use (tests/images/)"
+	@echo "make lock          resolve requirements.txt again into requirements.lock"
 
 # --- Set-up ------------------------------------------------------------------
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+# Every package, the dependencies of dependencies too, at the version and
+# with the hashes of requirements.lock: nothing floats, nothing is swapped.
+$(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements.lock
 	touch $@
+
+# After a change of requirements.txt (the packages the project asks for):
+# resolve them again into requirements.lock, for every platform and Python
+# 3.11 and later (a Pi, a laptop), with the hashes of every file.
+UV_VERSION := 0.13.9
+lock: venv
+	$(VENV)/bin/pip install --quiet uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip compile requirements.txt --universal --python-version 3.11 \
+	  --generate-hashes --index-url https://pypi.org/simple --quiet --no-header -o requirements.lock
 
 engine:
 	tests/harness/docker-engine.sh

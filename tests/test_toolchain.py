@@ -59,3 +59,41 @@ def test_python_requirements_are_pinned_and_installed():
         name, pinned = line.split("==")
         name = name.split("[")[0]
         assert version(name) == pinned, f"{name}: installed {version(name)}, pinned {pinned}"
+
+
+def _locked(here_only=False):
+    """Name -> version of every package of requirements.lock (with
+    here_only, those whose environment marker holds on this machine)."""
+    from packaging.markers import Marker
+
+    pins = re.findall(r"^([A-Za-z0-9_.\-\[\]]+)==([^\s;\\]+)(?: ; ([^\\\n]+))?", (ROOT / "requirements.lock").read_text(),
+                      re.MULTILINE)
+    return {name.split("[")[0].lower().replace("_", "-"): pinned for name, pinned, marker in pins
+            if not (here_only and marker and not Marker(marker.strip()).evaluate())}
+
+
+def test_the_lock_holds_every_requirement_at_its_pin_with_hashes():
+    """requirements.lock was made from requirements.txt as it is (`make lock`)."""
+    locked = _locked()
+    lock = (ROOT / "requirements.lock").read_text()
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, pinned = line.split("==")
+        name = name.split("[")[0].lower().replace("_", "-")
+        assert locked.get(name) == pinned, f"{name}: {pinned} in requirements.txt, {locked.get(name)} in the lock"
+    entries = re.split(r"\n(?=\S)", lock.strip())
+    assert all("--hash=sha256:" in entry for entry in entries if not entry.startswith("#")), "an entry has no hash"
+
+
+def test_every_locked_package_is_installed_at_its_version():
+    """The dependencies of dependencies too: nothing floats."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name, pinned in _locked(here_only=True).items():
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            installed = None
+        assert installed == pinned, f"{name}: installed {installed}, locked {pinned}"
