@@ -56,11 +56,14 @@ $(VENV)/.installed: requirements.lock
 # After a change of requirements.txt (the packages the project asks for):
 # resolve them again into requirements.lock, for every platform and Python
 # 3.11 and later (a Pi, a laptop), with the hashes of every file.
+# The versions already in the lock are kept unless requirements.txt asks
+# for others (the lint lane checks that this changes nothing).
 UV_VERSION := 0.13.9
+LOCK ?= requirements.lock
 lock: venv
 	$(VENV)/bin/pip install --quiet uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip compile requirements.txt --universal --python-version 3.11 \
-	  --generate-hashes --index-url https://pypi.org/simple --quiet --no-header -o requirements.lock
+	  --generate-hashes --index-url https://pypi.org/simple --quiet --no-header -o $(LOCK)
 
 engine:
 	tests/harness/docker-engine.sh
