@@ -32,7 +32,7 @@ SCENARIOS ?= demo pytest $(ROLE_SCENARIOS) lint
 # engines), so 3 keep a 2-core machine busy.
 export MUSICSIM_JOBS ?= 3
 
-.PHONY: help venv lock engine image images lint unit molecule test demo demo-destroy bench clean
+.PHONY: help venv lock docs engine image images lint unit molecule test demo demo-destroy bench clean
 
 help:
 	@echo "make demo          converge site.yml on a local Debian 13 container (inventories/local)"
@@ -42,6 +42,7 @@ help:
 	@echo "make lint | unit | molecule [SCENARIOS='base docker']   one layer of the tests"
 	@echo "make images        build the service images the tests use (tests/images/)"
 	@echo "make lock          resolve requirements.txt again into requirements.lock"
+	@echo "make docs          write each role README's table of variables from its argument specs"
 
 # --- Set-up ------------------------------------------------------------------
 venv: $(VENV)/.installed
@@ -75,6 +76,18 @@ image: engine
 images: venv engine
 	tests/harness/base-image.sh service
 	tests/harness/build_images.py
+
+# --- Docs --------------------------------------------------------------------
+# Each role README's table of variables, between its BEGIN_ANSIBLE_DOCS and
+# END_ANSIBLE_DOCS markers, written from meta/argument_specs.yml (aar-doc,
+# .config/aar-doc/role-variables.md.j2). Run after changing a spec; the
+# lint lane fails when a table is not current.
+ROLES := $(notdir $(patsubst %/,%,$(wildcard roles/*/)))
+docs: venv
+	@for role in $(ROLES); do \
+	  aar-doc --output-template .config/aar-doc/role-variables.md.j2 \
+	    --output-file "$(or $(DOCS_DIR),$(CURDIR)/roles)/$$role/README.md" roles/$$role markdown; \
+	done
 
 # --- Tests -------------------------------------------------------------------
 export MUSICSIM_STAGES ?= $(CURDIR)/.cache/stages.tsv

@@ -9,8 +9,8 @@
 # `make demo` twice) as a newcomer runs it, then the site, exposure and
 # disaster-recovery scenarios' checks on that one converged host
 # (tests/harness/demo-step.sh); `pytest` is the unit layer (tests/); `lint`
-# is yamllint, ansible-lint, the syntax check of every playbook and `make
-# lock` changing nothing (`make lint` alone). Each runs beside the scenarios.
+# is yamllint, ansible-lint, the syntax check of every playbook, and `make
+# lock` and `make docs` changing nothing (`make lint` alone). Each runs beside the scenarios.
 #
 # MUSICSIM_JOBS=N runs N scenarios at a time (each on its own test host, with
 # its own Docker engine), the next one starting as soon as one ends; a
@@ -30,7 +30,7 @@ scenario_steps() {
     case $1 in
     demo) echo bench verify exposure backup disaster rebuild restore verify-restore; return ;;
     pytest) echo unit; return ;;
-    lint) echo yamllint ansible-lint syntax-check lock; return ;;
+    lint) echo yamllint ansible-lint syntax-check lock docs; return ;;
     esac
     python3 - "$1" <<'PY'
 import pathlib, sys
@@ -82,6 +82,7 @@ run_scenario() {
             ansible-lint) cmd=(ansible-lint --profile production) ;;
             syntax-check) cmd=("$here/syntax-check.sh") ;;
             lock) cmd=("$here/lock-check.sh") ;;
+            docs) cmd=("$here/docs-check.sh") ;;
             esac
         elif [ "$step" = check ]; then
             cmd=("$here/check-mode.sh" "$scenario")
