@@ -93,7 +93,8 @@ docs: venv
 export MUSICSIM_STAGES ?= $(CURDIR)/.cache/stages.tsv
 
 # yamllint, ansible-lint (production profile), the syntax check of every
-# playbook with every inventory: the `lint` lane of `make test`.
+# playbook with every inventory, `make lock` and `make docs` changing
+# nothing: the `lint` lane of `make test`.
 lint: venv
 	tests/harness/run-scenarios.sh lint
 
