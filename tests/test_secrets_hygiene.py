@@ -15,7 +15,8 @@ from conftest import ROOT
 
 SPECS = sorted(ROOT.glob("roles/*/meta/argument_specs.yml"))
 SECRETS = sorted({name for spec in SPECS
-                  for name, option in yaml.safe_load(spec.read_text())["argument_specs"]["main"]["options"].items()
+                  for entry in yaml.safe_load(spec.read_text())["argument_specs"].values()
+                  for name, option in entry.get("options", {}).items()
                   if option.get("no_log")})
 TASK_FILES = sorted(list(ROOT.glob("roles/*/tasks/*.yml")) + list(ROOT.glob("roles/*/handlers/*.yml")))
 JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
