@@ -125,9 +125,13 @@ def test_a_template_with_a_secret_is_written_without_diff_into_a_private_file(pa
     if not used or any(f"'{path.name}'" in json.dumps(t) for t in tasks if "ansible.builtin.template" not in t):
         # No secret in it, or rendered by a lookup: the task test covers that task.
         return
-    # The task names the template itself, or the file it makes in a loop.
+    # The task names the template itself, or the file it makes in a loop;
+    # or the role hands the file to compose_stack's env files step.
     writers = [t for t in tasks if "ansible.builtin.template" in t
                and (path.name in json.dumps(t) or f'"{path.name.removesuffix(".j2")}"' in json.dumps(t))]
+    if any(path.name.removesuffix(".j2") in t.get("vars", {}).get("compose_stack_env_files", []) for t in tasks):
+        writers += [t for t in _tasks(yaml.safe_load((ROOT / "roles/compose_stack/tasks/project.yml").read_text()))
+                    if "compose_stack_env_files" in json.dumps(t.get("loop", ""))]
     assert writers, f"no task writes {path.name}"
     for task in writers:
         assert task.get("diff") is False, f"{task['name']}: diff of a template with {sorted(used)}"

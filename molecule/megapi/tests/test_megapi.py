@@ -180,7 +180,7 @@ def test_no_secret_is_in_the_output_of_any_play():
     # Every play's output: converge, idempotence, check mode, side effect
     # (MUSICSIM_PLAYS_LOG, .config/molecule/config.yml).
     outputs = pathlib.Path(os.environ["MUSICSIM_PLAYS_LOG"]).read_text(errors="replace")
-    assert "megapi : Write the env files" in outputs
+    assert "Write the env files of megapi" in outputs
     for secret in SECRETS:
         assert secret not in outputs, "a play printed a secret"
 
