@@ -32,7 +32,7 @@ SCENARIOS ?= demo pytest $(ROLE_SCENARIOS) lint
 # whole run took 63 minutes instead of 54.
 export MUSICSIM_JOBS ?= 2
 
-.PHONY: help venv lock docs engine image images lint unit molecule test demo demo-destroy bench clean
+.PHONY: help venv lock docs engine image docker-host-image images lint unit molecule test demo demo-destroy bench clean
 
 help:
 	@echo "make demo          converge site.yml on a local Debian 13 container (inventories/local)"
@@ -72,6 +72,11 @@ engine:
 image: engine
 	tests/harness/base-image.sh host
 
+# The test host image with Docker installed, where the scenarios whose role
+# runs containers start (tests/harness/docker-host-image.sh).
+docker-host-image: venv image
+	tests/harness/docker-host-image.sh
+
 # The service images tests run instead of the official ones (tests/images/).
 images: venv engine
 	tests/harness/base-image.sh service
@@ -101,7 +106,7 @@ lint: venv
 unit: venv image
 	tests/harness/run-scenarios.sh pytest
 
-molecule: venv image images
+molecule: venv docker-host-image images
 	tests/harness/run-scenarios.sh $(SCENARIOS)
 
 # Every lane runs even when another fails (the linters and the unit tests

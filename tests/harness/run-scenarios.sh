@@ -65,6 +65,12 @@ run_scenario() {
     local scenario=$1 step name log line
     local -a steps cmd
     local -A seen=()
+    # A scenario that installs Docker only to stand on it (its prepare.yml
+    # imports prepare-docker-host.yml) starts from the image where that is
+    # done already (tests/harness/docker-host-image.sh).
+    if grep -qs 'prepare-docker-host\.yml' "molecule/$scenario/prepare.yml"; then
+        local -x MUSICSIM_TEST_IMAGE=${MUSICSIM_DOCKER_HOST_IMAGE:-musicsim-test/debian13-docker:trixie}
+    fi
     rm -rf "${MUSICSIM_STEP_LOGS:?}/$scenario"
     mkdir -p "$MUSICSIM_STEP_LOGS/$scenario"
     destroy_all "$scenario"
