@@ -17,7 +17,12 @@
 #                the demo host's outside disk and fingerprinted
 #                (molecule/disaster-recovery/back-up.yml)
 #   disaster     the demo host removed, its outside disk kept
-#   rebuild      a new bare demo host under the same name, prepared
+#   rebuild      a new demo host under the same name, prepared; it starts
+#                from the test host image with Docker installed
+#                (docker-host-image.sh), which the tests need to load the
+#                images into (no registry): playbooks/restore.yml runs the
+#                docker role on it again, as on a bare machine, and the bench
+#                step has shown that role installing the engine on a bare one
 #   restore      playbooks/restore.yml, timed until every container is
 #                healthy, and the data fingerprinted again
 #                (molecule/disaster-recovery/side_effect.yml)
@@ -57,7 +62,8 @@ disaster)
     ansible-playbook playbooks/demo-host.yml -e demo_host_state=absent -e demo_host_keep_outside=true
     ;;
 rebuild)
-    ansible-playbook playbooks/demo-host.yml &&
+    MUSICSIM_TEST_IMAGE=${MUSICSIM_DOCKER_HOST_IMAGE:-musicsim-test/debian13-docker:trixie} \
+        ansible-playbook playbooks/demo-host.yml &&
         ansible-playbook -i inventories/local tests/harness/prepare-site-host.yml
     ;;
 restore)
