@@ -19,13 +19,36 @@ def _options(role):
     return {name: spec for entry in specs.values() for name, spec in entry.get("options", {}).items()}
 
 
+def _playbook_roles(path):
+    """The roles a playbook applies (its plays' roles), following imports."""
+    roles = set()
+    for play in yaml.safe_load(path.read_text()) or []:
+        if "ansible.builtin.import_playbook" in play:
+            roles |= _playbook_roles((path.parent / play["ansible.builtin.import_playbook"]).resolve())
+        for entry in play.get("roles", []):
+            roles.add(entry["role"] if isinstance(entry, dict) else entry)
+    return roles
+
+
+def _scenario_roles(scenario):
+    """The roles a scenario's converge applies, less those it skips by tag."""
+    skipped = (_load(scenario / "molecule.yml").get("provisioner", {}).get("options", {})
+               .get("skip-tags", ""))
+    return _playbook_roles(scenario / "converge.yml") - set(skipped.split(","))
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_role_has_spec_readme_and_scenario(role):
     base = ROOT / "roles" / role
     assert (base / "meta/argument_specs.yml").is_file()
     assert (base / "README.md").is_file()
     if "main" in _load(base / "meta/argument_specs.yml")["argument_specs"]:
-        assert (ROOT / "molecule" / role / "molecule.yml").is_file(), f"no Molecule scenario for {role}"
+        # Its own scenario, or the scenario of its group's playbook (mlops:
+        # mlflow and locust) that applies it and tests it.
+        scenarios = [s for s in (ROOT / "molecule").iterdir()
+                     if s.name not in ("site", "exposure", "disaster-recovery") and role in _scenario_roles(s)]
+        assert scenarios, f"no Molecule scenario applies {role}"
+        assert any((s / "tests" / f"test_{role}.py").is_file() for s in scenarios), f"no tests of {role}"
     else:
         # Shared steps only (compose_stack): run, and so tested, by the
         # scenarios of the roles that include them.

@@ -18,7 +18,7 @@ def test_the_web_ui_is_healthy_and_not_published(host):
 def test_the_account_is_in_a_file_of_root_alone(host):
     env = host.file("/opt/musicsim/locust/locust.env")
     assert env.mode == 0o600 and env.user == "root"
-    assert "throwaway-lct-admin-password" not in host.file("/opt/musicsim/locust/compose.yaml").content_string
+    assert "throwaway-mlf-admin-password" not in host.file("/opt/musicsim/locust/compose.yaml").content_string
 
 
 def test_the_run_wrote_its_csv_with_requests_and_no_failure(host):
