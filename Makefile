@@ -39,7 +39,7 @@ help:
 	@echo "make demo-destroy  remove the demo container"
 	@echo "make bench         time site.yml on a rebuilt demo host: first converge, re-run, check mode"
 	@echo "make test          lint + pytest + every Molecule scenario"
-	@echo "make lint | unit | molecule [SCENARIOS='base docker']   one layer of the tests"
+	@echo "make lint | unit | molecule [SCENARIOS='host proxy']   one layer of the tests"
 	@echo "make images        build the service images the tests use (tests/images/)"
 	@echo "make lock          resolve requirements.txt again into requirements.lock"
 	@echo "make docs          write each role README's table of variables from its argument specs"
