@@ -2,9 +2,10 @@
 or copy) to run, judged from one `ansible.builtin.find` over its directory.
 
 Most runs change nothing, and a file or directory left as it is still costs
-the module a round trip to the host (a template, two). One find reads a
-whole directory at once; the tasks then run only where this filter says
-something differs. It errs one way only: anything it cannot confirm (a path
+its module a round trip to the host (a template or copy: two module runs,
+stat then file, and its temporary directory made and removed). One find
+reads a whole directory at once; the tasks then run only where this filter
+says something differs. It errs one way only: anything it cannot confirm (a path
 not found, a content not given for a file) counts as stale, so the module
 runs and decides as before.
 """

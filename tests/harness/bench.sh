@@ -35,7 +35,7 @@ no_change() {
 # run them again, unchanged and slower, and no other check would fail.
 read_first_and_skipped() {
     local ran
-    ran=$(awk '/^TASK \[/ { task = $0; sub(/ \*+$/, "", task) }
+    ran=$(awk '/^(RUNNING HANDLER|PLAY) / { task = "" } /^TASK \[/ { task = $0; sub(/ \*+$/, "", task) }
         /^(ok|changed): \[/ && task ~ /compose_stack : (Create the directories|Write the env files|Write the compose file)|monitoring : (Write|Copy|Create the secrets)|backup : (Create the directories|Install the backup program|Write the files|Install the services|Write the repository.s)/ { print task }' \
         | sort -u)
     if [ -n "$ran" ]; then
