@@ -115,7 +115,7 @@ def test_database_and_object_store_ports_are_closed_from_outside(host, port):
 
 def test_prometheus_on_the_edge_network_scrapes_megapi(host):
     # What the monitoring stack will do: a Prometheus on the edge network
-    # scrapes site_megapi_metrics_target (megapi:8000) as job megapi-log,
+    # scrapes the target megapi declares (meta/site.yml: megapi:8000) as job megapi-log,
     # the job the dashboards query.
     config = ("scrape_configs:\n  - job_name: megapi-log\n    scrape_interval: 2s\n"
               "    static_configs:\n      - targets: ['megapi:8000']\n")

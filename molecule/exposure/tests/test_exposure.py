@@ -17,6 +17,9 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 ROUTES = yaml.safe_load((ROOT / "group_vars/all/main.yml").read_text())["site_routes"]
+# The probe path each role declares for its routes (roles/*/meta/site.yml).
+PROBE_PATHS = {route["name"]: route["probe_path"] for path in ROOT.glob("roles/*/meta/site.yml")
+               for route in yaml.safe_load(path.read_text()).get("routes", []) if "probe_path" in route}
 DOMAIN = yaml.safe_load((ROOT / "inventories/local/group_vars/musicsim.yml").read_text())["site_domain"]
 
 CLIENTS = {
@@ -140,7 +143,7 @@ def test_every_route_answers_as_declared(host, client):
     for route in ROUTES:
         name = f"{route['subdomain']}.{DOMAIN}" if route["subdomain"] else DOMAIN
         statuses[route["name"]] = int(in_client(host, client, HTTPS_GET, server, name,
-                                                PATHS.get(route["name"], route.get("probe_path", "/"))).strip())
+                                                PATHS.get(route["name"], route.get("probe_path", PROBE_PATHS.get(route["name"], "/")))).strip())
     print(f"\nfrom the {client}: " + ", ".join(f"{name} {status}" for name, status in statuses.items()))
     for route in ROUTES:
         status = statuses[route["name"]]

@@ -103,7 +103,7 @@ def test_prometheus_scrapes_the_site_and_probes_its_public_routes(host):
 
 
 def test_every_container_of_the_site_is_watched_and_runs(host):
-    """site_containers (group_vars/all/main.yml) and what site.yml runs
+    """site_containers (what the roles declare in their meta/site.yml) and what site.yml runs
     agree: ContainerAbsent covers every running container, and each one it
     covers runs."""
     out = host.check_output("docker exec prometheus wget -q -O - http://127.0.0.1:9090/api/v1/rules")
