@@ -77,12 +77,16 @@ def site_vars(loader, project=PROJECT):
 
 
 class VarsModule(BaseVarsPlugin):
-    """Sets the three variables on the group all, from the project's files."""
+    """Sets the three variables on the group all, from the project's files,
+    read once per run (Ansible asks again for every task)."""
 
     is_stateless = True
+    _site_vars = None
 
     def get_vars(self, loader, path, entities, cache=True):
         super().get_vars(loader, path, entities)
         if not any(isinstance(e, Group) and e.name == "all" for e in entities):
             return {}
-        return site_vars(loader)
+        if VarsModule._site_vars is None:
+            VarsModule._site_vars = site_vars(loader)
+        return VarsModule._site_vars
