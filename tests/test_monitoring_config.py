@@ -44,9 +44,9 @@ def _scraped_jobs():
         monitoring_exporter_hosts=[{"name": "pi", "address": ""}], monitoring_scrape_jobs=[],
         _monitoring_probed_routes=[{"name": "api", "subdomain": "api"}], monitoring_domain="music-sim.test"))
     own = {job["job_name"] for job in config["scrape_configs"]}
-    # The inventory's jobs, from the site wiring.
-    wiring = (ROOT / "group_vars/all/main.yml").read_text()
-    declared = set(re.findall(r"'name': '([^']+)', 'targets'", wiring))
+    # The site's jobs: the scrape targets the roles declare (meta/site.yml).
+    declared = {job["name"] for path in ROOT.glob("roles/*/meta/site.yml")
+                for job in yaml.safe_load(path.read_text()).get("scrape", [])}
     assert declared == {"megapi-log", "postgres"}
     return own | declared
 
