@@ -4,25 +4,45 @@ site_roles) and which roles each inventory group runs (site_role_groups).
 
 Used by group_vars/all/main.yml: a container, a route, a scrape target or
 a path to back up is written once, in the role that owns it.
+
+A role turned off (`<role>_enabled: false` for the machine of its group)
+owns nothing: no container is expected, no route or target leads to it,
+nothing of it is backed up (its data stays on the disk, and in the
+snapshots made before).
 """
 
+from ansible.module_utils.parsing.convert_bool import boolean
 
-def musicsim_roles_of(role_groups, groups):
+
+def musicsim_roles_off(role_groups, groups, hostvars):
+    """The roles turned off on the machine of their group."""
+    machines = {}  # each machine's variables, read once (a read costs ms)
+    off = []
+    for group, names in role_groups.items():
+        for machine in groups.get(group, [])[:1]:
+            if machine not in machines:
+                machines[machine] = hostvars[machine]
+            off.extend(name for name in names
+                       if not boolean(machines[machine].get(f"{name}_enabled", True), strict=False))
+    return off
+
+
+def musicsim_roles_of(role_groups, groups, off=()):
     """The roles a machine in these inventory groups runs, each once, in
-    the order of site.yml's plays."""
+    the order of site.yml's plays; those in `off` left out."""
     roles = []
     for group, names in role_groups.items():
         if group in groups:
-            roles.extend(name for name in names if name not in roles)
+            roles.extend(name for name in names if name not in roles and name not in off)
     return roles
 
 
-def musicsim_declared(role_groups, declarations, key):
-    """{group: [every item of `key` the group's roles declare]}, groups
-    whose roles declare none left out."""
+def musicsim_declared(role_groups, declarations, key, off=()):
+    """{group: [every item of `key` the group's roles declare]}, roles in
+    `off` and groups whose roles declare none left out."""
     by_group = {}
     for group, names in role_groups.items():
-        items = [item for name in names for item in declarations.get(name, {}).get(key, [])]
+        items = [item for name in names if name not in off for item in declarations.get(name, {}).get(key, [])]
         if items:
             by_group[group] = items
     return by_group
@@ -82,6 +102,7 @@ class FilterModule:
 
     def filters(self):
         return {
+            "musicsim_roles_off": musicsim_roles_off,
             "musicsim_roles_of": musicsim_roles_of,
             "musicsim_declared": musicsim_declared,
             "musicsim_per_machine": musicsim_per_machine,

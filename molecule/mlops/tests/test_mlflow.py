@@ -115,3 +115,22 @@ def test_no_secret_is_in_the_compose_file_or_a_play_output(host):
     assert "mlflow : " in outputs
     for secret in SECRETS:
         assert secret not in compose and secret not in outputs, secret
+
+
+def test_turned_off_nothing_runs_and_the_data_stays(host):
+    """The side effect turned MLflow and Locust off (mlflow_enabled,
+    locust_enabled: false), recorded the machine, and turned them on again."""
+    off = json.loads(host.file("/root/mlops-off.json").content_string)
+    assert off["containers"] == {"mlflow": False, "mlflow-mariadb": False, "locust": False}
+    assert off["paths"] == {"/opt/musicsim/mlflow": False, "/opt/musicsim/locust": False,
+                            "/srv/musicsim/mlflow/auth": True, "/srv/musicsim/locust/results": True}
+    assert off["volume"] is True
+
+
+def test_an_experiment_made_before_the_off_path_is_there_after(host):
+    out = in_edge_container(host, "import mlflow; mlflow.set_tracking_uri('%s'); "
+                                  "print(mlflow.get_experiment_by_name('kept-across-off').experiment_id)" % ROUTE,
+                            {"MLFLOW_TRACKING_USERNAME": ADMIN[0], "MLFLOW_TRACKING_PASSWORD": ADMIN[1],
+                             "MLFLOW_TRACKING_INSECURE_TLS": "true"})
+    assert out.rc == 0, out.stderr[-3000:]
+    assert out.stdout.split()[-1].isdigit()
