@@ -29,8 +29,12 @@ fi
 datadir=/var/lib/mysql
 socket=/run/mysqld/mysqld.sock
 
+# Started as root: the official entrypoint's ownership fix (the data
+# directory, and the socket's directory, which may be a fresh tmpfs), then
+# this script again as mysql.
 if [ "$1" = mariadbd ] && [ "$(id -u)" = 0 ]; then
-    chown -R mysql:mysql "$datadir" /run/mysqld
+    find "$datadir" \! -user mysql -exec chown mysql:mysql '{}' +
+    find "${socket%/*}" -maxdepth 0 \! -user mysql -exec chown mysql:mysql '{}' \;
     exec setpriv --reuid=mysql --regid=mysql --init-groups "$0" "$@"
 fi
 

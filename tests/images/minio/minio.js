@@ -11,6 +11,9 @@
 // Anything else MinIO has (its console, admin API, IAM, policies) is absent.
 
 const crypto = require('crypto');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
 const http = require('http');
 const S3rver = require('s3rver');
 const { DUMMY_ACCOUNT } = require('s3rver/lib/models/account');
@@ -20,13 +23,14 @@ function parseArgs(argv) {
   if (command !== 'server') {
     throw new Error(`usage: minio server DIR [--address :9000] [--console-address :9001]`);
   }
-  const options = { address: ':9000', consoleAddress: ':9001', directory: null };
+  const options = { address: ':9000', consoleAddress: ':9001', directory: null, certsDir: null };
   for (let i = 0; i < rest.length; i += 1) {
     const arg = rest[i];
     const [flag, inline] = arg.split('=', 2);
     const value = () => (inline !== undefined ? inline : rest[++i]);
     if (flag === '--address') options.address = value();
     else if (flag === '--console-address') options.consoleAddress = value();
+    else if (flag === '--certs-dir' || flag === '-S') options.certsDir = value();
     else if (!arg.startsWith('-') && options.directory === null) options.directory = arg;
     else throw new Error(`minio server: ${arg} is not supported by the S3 stand-in`);
   }
@@ -83,6 +87,11 @@ function main() {
   if (!user || !password || password.length < 8) {
     throw new Error('MINIO_ROOT_USER and MINIO_ROOT_PASSWORD (8 characters or more) are required');
   }
+  // MinIO makes its certificates' directory (${HOME}/.minio/certs/CAs, or
+  // --certs-dir) at every start and stops when it cannot ("Unable to create
+  // certs CA directory"): a read-only root needs a writable place there.
+  const certsDir = options.certsDir || path.join(os.homedir(), '.minio', 'certs');
+  fs.mkdirSync(path.join(certsDir, 'CAs'), { recursive: true });
   // Only the root credentials open the store, as on a fresh MinIO.
   DUMMY_ACCOUNT.revokeAccessKey('S3RVER');
   DUMMY_ACCOUNT.createKeyPair(user, password);

@@ -30,11 +30,18 @@ if [ "${1:0:1}" = '-' ]; then
     set -- postgres "$@"
 fi
 
-# Started as root: fix ownership, then run this script again as postgres.
+# Started as root: the official entrypoint's docker_create_db_directories,
+# then this script again as postgres. The socket directory may be a fresh
+# tmpfs (a read-only root); walking a data directory postgres owns (0700)
+# needs DAC_OVERRIDE, the chown CHOWN, the switch SETUID and SETGID: a
+# container that drops them fails here as it would with the official image.
 if [ "$1" = postgres ] && [ "$(id -u)" = 0 ]; then
     mkdir -p "$PGDATA"
-    chown postgres:postgres "$PGDATA"
-    chmod 0700 "$PGDATA"
+    chmod 00700 "$PGDATA" || :
+    mkdir -p /var/run/postgresql || :
+    chmod 03775 /var/run/postgresql || :
+    find "$PGDATA" \! -user postgres -exec chown postgres '{}' +
+    find /var/run/postgresql \! -user postgres -exec chown postgres '{}' +
     exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
 fi
 
