@@ -70,3 +70,23 @@ def test_defaults_match_argument_specs_and_readme(role):
         assert spec.get("description"), f"{name} has no description"
         if "default" in spec:
             assert defaults.get(name) == spec["default"], f"{name}: default differs from defaults/main.yml"
+
+
+COMPOSE_TEMPLATES = sorted((ROOT / "roles").glob("*/templates/compose.yaml.j2"))
+
+
+@pytest.mark.parametrize("template", COMPOSE_TEMPLATES, ids=lambda p: p.parts[-3])
+def test_every_service_starts_hardened(template):
+    """Each stack's compose file takes the shared hardened start
+    (roles/compose_stack/templates/hardened.yaml.j2) once, and every one of
+    its services merges it first, before what the service changes."""
+    text = template.read_text()
+    assert text.count("{% include 'hardened.yaml.j2' %}") == 1
+    services = text.split("\nservices:\n", 1)[1]
+    services = services.split("\nvolumes:\n", 1)[0].split("\nnetworks:\n", 1)[0]
+    blocks = services.split("\n\n")
+    assert blocks
+    for block in blocks:
+        lines = block.strip("\n").splitlines()
+        assert lines[0].startswith("  ") and lines[0].endswith(":"), lines[0]
+        assert lines[1] == "    <<: *hardened", lines[0]

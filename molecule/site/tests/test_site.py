@@ -114,6 +114,32 @@ def test_every_container_of_the_site_is_watched_and_runs(host):
     assert expected == running
 
 
+# The containers that keep a writable root, and why: roles' compose files.
+WRITABLE_ROOT = {"nginx-proxy-manager", "megapi"}
+
+
+def test_every_container_runs_hardened(host):
+    """Each running container, as the kernel sees its main process: it cannot
+    gain a privilege, holds only the capabilities its compose file adds back
+    (none for most), has a PIDs limit and a CPU weight, and a read-only root
+    unless its compose file says why not."""
+    names = host.check_output("docker ps --format '{{.Names}}'").split()
+    assert len(names) >= 10
+    for container in json.loads(host.check_output("docker inspect " + " ".join(names))):
+        name, config = container["Name"].lstrip("/"), container["HostConfig"]
+        assert "no-new-privileges:true" in config["SecurityOpt"], name
+        assert config["CapDrop"] == ["ALL"], name
+        assert config["PidsLimit"] and config["PidsLimit"] > 0, name
+        assert config["CpuShares"] in (512, 2048), name
+        assert config["ReadonlyRootfs"] is (name not in WRITABLE_ROOT), name
+        status = host.file(f"/proc/{container['State']['Pid']}/status").content_string
+        assert re.search(r"^NoNewPrivs:\s+1$", status, re.MULTILINE), name
+        effective = int(re.search(r"^CapEff:\s+(\w+)$", status, re.MULTILINE).group(1), 16)
+        # Every capability the process holds is one its compose file added.
+        added = len(config["CapAdd"] or [])
+        assert bin(effective).count("1") <= added, (name, hex(effective), config["CapAdd"])
+
+
 def test_no_vault_value_is_in_the_output_of_any_play_even_at_vvv():
     """Every step ran at -vvv (ANSIBLE_VERBOSITY in molecule.yml, and in
     tests/harness/run-demo.sh for `make demo`), which prints each task's
