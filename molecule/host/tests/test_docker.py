@@ -57,6 +57,9 @@ def test_daemon_json(host):
     assert info["LiveRestoreEnabled"] is True
     assert "https://mirror.example.net/" in info["RegistryConfig"]["Mirrors"]
     assert info["MemoryLimit"] is True
+    # icc off on the default bridge, as the running engine made it.
+    bridge = json.loads(host.check_output("docker network inspect bridge"))[0]
+    assert bridge["Options"]["com.docker.network.bridge.enable_icc"] == "false"
 
 
 def test_admin_user_in_docker_group(host):
@@ -87,5 +90,11 @@ def test_container_runs_healthy_stack(host, image_loaded):
         assert "Directory listing" in page
         limit = host.check_output("docker inspect -f '{{.HostConfig.Memory}}' hello-hello-1")
         assert int(limit) == 64 * 1024 * 1024
+        # The engine's defaults hold for a container that asks nothing: it
+        # cannot gain a privilege, and the port above was forwarded by the
+        # kernel's NAT, no docker-proxy process (userland-proxy off).
+        status = host.check_output("docker exec hello-hello-1 cat /proc/self/status")
+        assert "NoNewPrivs:\t1" in status
+        assert host.run("pgrep -x docker-proxy").rc == 1
     finally:
         host.run("docker compose -f /root/hello/compose.yaml down")
