@@ -76,6 +76,23 @@ def test_sshd_runs_the_hardened_configuration(host):
     assert host.file("/etc/ssh/sshd_config").mode == 0o600
 
 
+def test_sshd_offers_one_host_key_and_post_quantum_key_exchange_first(host):
+    """Only the Ed25519 host key, whatever keys the OS made; Debian 13's
+    OpenSSH (10.0) knows ML-KEM, so it comes first, then sntrup761."""
+    settings = effective(host)
+    assert settings["hostkeyalgorithms"].split(",") == ["ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com"]
+    assert settings["hostkey"] == "/etc/ssh/ssh_host_ed25519_key"
+    assert host.file("/etc/ssh/ssh_host_ecdsa_key").exists, "the OS's other keys stay, unused"
+    kex = settings["kexalgorithms"].split(",")
+    assert kex[:2] == ["mlkem768x25519-sha256", "sntrup761x25519-sha512"], kex
+    # A client that asks for the other keys gets none.
+    for algorithm in ("ecdsa-sha2-nistp256", "rsa-sha2-512,rsa-sha2-256"):
+        out = from_client(host, f"{SSH} -i /root/admin_key -o HostKeyAlgorithms={algorithm} {ADMIN}@{SERVER} true")
+        assert out.rc == 255 and "no matching host key type" in out.stderr, out.stderr
+    out = from_client(host, f"{SSH} -i /root/admin_key -o KexAlgorithms=mlkem768x25519-sha256 {ADMIN}@{SERVER} true")
+    assert out.rc == 0, out.stderr
+
+
 def test_a_weak_cipher_is_refused(host):
     out = from_client(host, f"{SSH} -i /root/admin_key -c aes128-cbc {ADMIN}@{SERVER} true")
     assert out.rc == 255 and "no matching cipher" in out.stderr, out.stderr
