@@ -42,6 +42,11 @@ def test_node_exporter_reads_the_host_and_its_textfile_directory(host, address):
     assert "musicsim_exporters_test_value 42" in metrics
     total = next(line for line in metrics.splitlines() if line.startswith("node_memory_MemTotal_bytes "))
     assert float(total.split()[1]) > 0
+    # The host's own mounts (its PID 1's, through /host/proc), not the
+    # container's: the host's outside disk (a test host's root is an overlay,
+    # which node-exporter leaves out).
+    assert any(line.startswith("node_filesystem_avail_bytes{") and 'mountpoint="/srv/outside"' in line
+               for line in metrics.splitlines()), "the host's mounts are not read"
 
 
 def test_cadvisor_reports_each_container_with_its_limit(host, address):
