@@ -118,6 +118,8 @@ CASES = [
      "security_ssh_host_key_types"),
     ("security-host-key-without-its-algorithm", "security", {"security_ssh_host_key_types": ["ed25519", "rsa"]},
      "security_ssh_host_key_algorithms"),
+    ("security-kernel-module-not-a-name", "security", {"security_disabled_kernel_modules": ["sctp; reboot"]},
+     "security_disabled_kernel_modules"),
     ("security-fail2ban-window-not-a-duration", "security", {"security_fail2ban_findtime": "ten minutes"},
      "security_fail2ban_findtime"),
     ("unknown-docker-source", "docker", {"docker_source": "podman"}, "docker_source"),

@@ -188,3 +188,41 @@ def test_ufw_denies_by_default_and_keeps_the_docker_user_rules(host):
     assert rules.rstrip().splitlines()[-1] in ("-A DOCKER-USER -j DROP", "-A DOCKER-USER -j RETURN")
     assert "-A DOCKER-USER -j DROP" in rules
     assert "--ctorigdstport 443" in rules and "--ctorigdstport 8081" not in rules
+
+
+def test_logins_show_the_banner_and_new_passwords_are_hashed_slowly(host):
+    for path in ("/etc/issue", "/etc/issue.net"):
+        assert host.file(path).content_string.startswith("Authorised access only."), path
+    defs = dict(re.findall(r"^(SHA_CRYPT_M\w+_ROUNDS)\s+(\d+)$", host.file("/etc/login.defs").content_string,
+                           re.MULTILINE))
+    assert defs == {"SHA_CRYPT_MIN_ROUNDS": "5000", "SHA_CRYPT_MAX_ROUNDS": "50000"}
+    # A login gets a private temporary directory and a password must be a
+    # real one: the PAM modules are in the stack PAM runs.
+    assert "pam_tmpdir.so" in host.file("/etc/pam.d/common-session").content_string
+    assert "pam_pwquality.so" in host.file("/etc/pam.d/common-password").content_string
+
+
+def test_the_kernel_modules_nobody_needs_cannot_load(host):
+    """modprobe reads the file: asked for sctp, it would run /bin/false
+    instead (its dry run shows the command)."""
+    out = host.check_output("modprobe --show-depends sctp")
+    assert out.strip() == "install /bin/false", out
+    assert "usb_storage" not in host.file("/etc/modprobe.d/60-musicsim-hardening.conf").content_string
+
+
+def test_the_activity_figures_are_collected(host):
+    assert 'ENABLED="true"' in host.file("/etc/default/sysstat").content_string
+    assert host.service("sysstat").is_enabled
+
+
+def test_no_core_dumps_and_idle_shells_log_out(host):
+    assert "Storage=none" in host.file("/etc/systemd/coredump.conf.d/60-musicsim-hardening.conf").content_string
+    # A login shell of the admin has the limit and the timeout, read only
+    # (the shell stops at the attempt to change it).
+    out = host.run("runuser -l operator1 -c 'ulimit -H -c; echo $TMOUT; TMOUT=0; echo changed'")
+    assert out.stdout.split() == ["0", "900"] and "TMOUT: readonly variable" in out.stderr, out
+    assert effective(host)["maxsessions"] == "2"
+
+
+def test_the_packages_files_are_checked_every_week(host):
+    assert "CRON_CHECK=weekly" in host.file("/etc/default/debsums").content_string
