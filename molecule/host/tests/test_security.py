@@ -219,10 +219,15 @@ def test_no_core_dumps_and_idle_shells_log_out(host):
     assert "Storage=none" in host.file("/etc/systemd/coredump.conf.d/60-musicsim-hardening.conf").content_string
     # A login shell of the admin has the limit and the timeout, read only
     # (the shell stops at the attempt to change it).
-    out = host.run("runuser -l operator1 -c 'ulimit -H -c; echo $TMOUT; TMOUT=0; echo changed'")
-    assert out.stdout.split() == ["0", "900"] and "TMOUT: readonly variable" in out.stderr, out
+    # Not exported: a program the shell starts does not see it.
+    out = host.run("runuser -l operator1 -c 'ulimit -H -c; echo $TMOUT; printenv TMOUT || echo none; TMOUT=0; echo changed'")
+    assert out.stdout.split() == ["0", "900", "none"] and "TMOUT: readonly variable" in out.stderr, out
+    # Not in tmux: a detached session is meant to stay.
+    out = host.check_output("TMUX=/tmp/tmux-1000/default,1,0 runuser -l operator1 -w TMUX -c 'echo ${TMOUT:-none}'")
+    assert out == "none", out
     assert effective(host)["maxsessions"] == "2"
 
 
-def test_the_packages_files_are_checked_every_week(host):
-    assert "CRON_CHECK=weekly" in host.file("/etc/default/debsums").content_string
+def test_sshd_shows_the_banner_before_a_login(host):
+    out = from_client(host, f"{SSH} -i /root/admin_key {ADMIN}@{SERVER} true")
+    assert out.rc == 0 and "Authorised access only." in out.stderr, out.stderr
