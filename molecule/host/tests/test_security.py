@@ -4,6 +4,7 @@ algorithms; repeated failed logins get the client banned by fail2ban; the
 kernel settings are written and keep forwarding on; security upgrades are
 on; and a setup that would lock the admin out is refused before any change."""
 
+import os
 import re
 import shlex
 import time
@@ -231,3 +232,31 @@ def test_no_core_dumps_and_idle_shells_log_out(host):
 def test_sshd_shows_the_banner_before_a_login(host):
     out = from_client(host, f"{SSH} -i /root/admin_key {ADMIN}@{SERVER} true")
     assert out.rc == 0 and "Authorised access only." in out.stderr, out.stderr
+
+
+def test_auditd_holds_the_rules_it_loads_at_boot(host):
+    # augenrules merged the security and docker roles' rules into the file
+    # auditd loads at its start. The test host never starts auditd (the
+    # kernel's audit rules are the build machine's: prepare-test-host.yml
+    # masks it), so the rules are read here, not listed by auditctl.
+    assert host.package("auditd").is_installed
+    assert host.run("systemctl is-enabled auditd.service").stdout.strip() == "masked"
+    rules = host.file("/etc/audit/audit.rules")
+    assert rules.mode == 0o640
+    lines = [line for line in rules.content_string.splitlines() if line and not line.startswith("#")]
+    for path, key in [("/etc/passwd", "identity"), ("/etc/shadow", "identity"), ("/etc/sudoers.d", "sudoers"),
+                      ("/etc/ssh/sshd_config", "sshd"), ("/usr/sbin/dockerd", "docker"),
+                      ("/etc/docker/daemon.json", "docker"), ("/usr/lib/systemd/system/docker.service", "docker")]:
+        assert f"-w {path} -p wa -k {key}" in lines, path
+    # The engine's own writes to its state are not recorded, a person's are.
+    assert ("-a always,exit -F dir=/var/lib/docker -F perm=wa -F auid>=1000 -F auid!=unset -k docker"
+            in lines)
+    # auditd loads the rules at boot, before Docker starts: a watch needs
+    # its directory to exist then, so none is under /run.
+    for line in lines:
+        if line.startswith("-w "):
+            path = line.split()[1]
+            assert not path.startswith("/run/"), path
+            assert host.file(os.path.dirname(path)).is_directory, path
+    # The stock rules come first, then the roles' files by name.
+    assert lines.index("-w /etc/passwd -p wa -k identity") < lines.index("-w /usr/sbin/dockerd -p wa -k docker")
