@@ -10,7 +10,12 @@
 #                inventories/local, the report), make demo again (every play
 #                of it reports changed=0), a check-mode preview that
 #                predicts nothing
-#   verify       molecule/site/tests against the demo host
+#   bad-change   a change of the proxy that cannot start, which must leave
+#                it serving as before (molecule/site/side_effect.yml)
+#   verify       molecule/site/tests against the demo host, but the auditors
+#   audit        lynis, ssh-audit and docker-bench-security on the demo host,
+#                their figures held to the goals
+#                (molecule/site/tests/test_auditors.py)
 #   exposure     a LAN and an internet client linked to the demo host
 #                (molecule/exposure/clients.yml), molecule/exposure/tests
 #   backup       the site's data written through its services, backed up to
@@ -49,8 +54,14 @@ case ${1:-} in
 bench)
     ANSIBLE_VERBOSITY=3 make --no-print-directory bench
     ;;
+bad-change)
+    ansible-playbook -i inventories/local molecule/site/side_effect.yml
+    ;;
 verify)
-    testinfra molecule/site/tests
+    testinfra molecule/site/tests --ignore=molecule/site/tests/test_auditors.py
+    ;;
+audit)
+    MUSICSIM_FIGURES_STAGE=demo:audit testinfra molecule/site/tests/test_auditors.py
     ;;
 exposure)
     ansible-playbook -i inventories/local molecule/exposure/clients.yml && testinfra -s molecule/exposure/tests
@@ -76,7 +87,7 @@ destroy)
     make --no-print-directory demo-destroy
     ;;
 *)
-    echo "usage: $0 bench|verify|exposure|backup|disaster|rebuild|restore|verify-restore|destroy" >&2
+    echo "usage: $0 bench|bad-change|verify|audit|exposure|backup|disaster|rebuild|restore|verify-restore|destroy" >&2
     exit 2
     ;;
 esac
