@@ -222,6 +222,38 @@ CASES = [
       "monitoring_postgres_user": "musicsim_reader"}, "monitoring_postgres_password"),
     ("monitoring-probe-path-not-a-path", "monitoring",
      {"monitoring_routes": [dict(API, probe_path="docs")]}, "probe_path"),
+    ("proxy-admin-port-on-the-https-port", "proxy", {"proxy_admin_port": 443}, "must be three different TCP ports"),
+    # Sizes as Docker reads them: a bare number would be bytes.
+    ("proxy-memory-limit-without-a-unit", "proxy", {"proxy_memory_limit": "256"}, "proxy_memory_limit"),
+    ("megapi-memory-limit-not-a-size", "megapi", {"megapi_postgres_memory_limit": "a quarter"},
+     "megapi_postgres_memory_limit"),
+    ("web-memory-limit-under-dockers-minimum", "web", {"web_memory_limit": "4m"}, "web_memory_limit"),
+    ("exporters-memory-limit-not-a-size", "exporters", {"exporters_cadvisor_memory_limit": "192 megs"},
+     "exporters_cadvisor_memory_limit"),
+    ("monitoring-memory-limit-in-percent", "monitoring", {"monitoring_grafana_memory_limit": "10%"},
+     "monitoring_grafana_memory_limit"),
+    ("mlflow-memory-limit-not-a-size", "mlflow", {"mlflow_mariadb_memory_limit": "256mb of ram"},
+     "mlflow_mariadb_memory_limit"),
+    ("locust-memory-limit-without-a-unit", "locust", {"locust_memory_limit": "268435456"}, "locust_memory_limit"),
+    ("docker-log-size-not-a-size", "docker", {"docker_log_max_size": "10 megs"}, "docker_log_max_size"),
+    ("base-journal-size-not-a-size", "base", {"base_journald_max_use": "lots"}, "base_journald_max_use"),
+    # Durations as their programs read them.
+    ("base-journal-retention-not-a-time-span", "base", {"base_journald_max_retention": "a month"},
+     "base_journald_max_retention"),
+    ("exporters-housekeeping-not-a-duration", "exporters", {"exporters_cadvisor_housekeeping_interval": "30"},
+     "exporters_cadvisor_housekeeping_interval"),
+    # A webhook's URL holds its token: over HTTPS (or to a private address).
+    ("monitoring-webhook-in-clear-over-the-internet", "monitoring",
+     {"monitoring_discord_webhook_url": "http://discord.com/api/webhooks/1/throwaway-test-token"},
+     "monitoring_discord_webhook_url"),
+    ("ddns-update-in-clear", "ddns", {"ddns_update_url": "http://www.ovh.com/nic/update"}, "ddns_update_url"),
+    ("monitoring-deadman-in-clear-over-the-internet", "monitoring",
+     {"monitoring_deadman_url": "http://hc-ping.com/throwaway-test-uuid"}, "monitoring_deadman_url"),
+    # Docker's networks on the machine's own (the test host's network, read
+    # from its facts).
+    ("docker-pool-on-the-machines-network", "docker",
+     {"docker_address_pools": [{"base": "{{ ansible_facts['default_ipv4']['network'] }}/16", "size": 24}]},
+     "docker_address_pools must stay off the networks this machine is on"),
 ]
 
 

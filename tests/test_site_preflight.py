@@ -45,8 +45,15 @@ CASES = [
     ("missing-vault-secret", {"vault_megapi_secret_key": None}, "vault_megapi_secret_key"),
     ("missing-vault-webhook", {"vault_monitoring_discord_webhook_url": None}, "vault_monitoring_discord_webhook_url"),
     ("ssh-for-an-account-nobody-makes", {"security_admin_user": "operator"}, "operator does not exist"),
-    ("ssh-without-an-admin-key", {"site_admin_ssh_keys": []}, "base_admin_ssh_keys"),
-    ("ssh-from-no-network", {"site_lan_ranges": []}, "security_lan_ranges"),
+    # A site_* value is named as the user wrote it, not as a role's copy of it.
+    ("ssh-without-an-admin-key", {"site_admin_ssh_keys": []}, "site_admin_ssh_keys must list"),
+    ("ssh-from-no-network", {"site_lan_ranges": []}, "site_lan_ranges must list"),
+    ("lan-range-not-a-network", {"site_lan_ranges": ["192.168.1.0/24", "home"]}, "site_lan_ranges must list"),
+    ("domain-not-a-domain-name", {"site_domain": "Music Sim"}, "site_domain must be"),
+    ("timezone-not-a-zone-name", {"site_timezone": "Paris, France"}, "site_timezone must be"),
+    ("admin-email-not-an-address", {"site_admin_email": "admin"}, "site_admin_email must be"),
+    # Two services on one port: the proxy's admin UI on SSH's would take it.
+    ("proxy-port-on-the-ssh-port", {"proxy_admin_port": 22}, "Port 22 of"),
     ("argument-of-the-wrong-type", {"docker_address_pools": "172.30.0.0/16"},
      "option 'docker_address_pools'"),
 ]
