@@ -251,12 +251,22 @@ def test_auditd_holds_the_rules_it_loads_at_boot(host):
     # The engine's own writes to its state are not recorded, a person's are.
     assert ("-a always,exit -F dir=/var/lib/docker -F perm=wa -F auid>=1000 -F auid!=unset -k docker"
             in lines)
+    # containerd's runtime directory itself (not the files in it) and its
+    # socket.
+    assert "-a always,exit -F path=/run/containerd -F perm=wa -k docker" in lines
+    assert "-w /run/containerd/containerd.sock -p wa -k docker" in lines
     # auditd loads the rules at boot, before Docker starts: a watch needs
-    # its directory to exist then, so none is under /run.
+    # its directory to exist then. /run is empty at boot but for what
+    # systemd-tmpfiles makes, which auditd's unit starts after.
+    made_at_boot = host.run("systemd-tmpfiles --cat-config").stdout.splitlines()
+    auditd_unit = host.file("/usr/lib/systemd/system/auditd.service").content_string
+    assert "systemd-tmpfiles-setup.service" in next(
+        line for line in auditd_unit.splitlines() if line.startswith("After="))
     for line in lines:
         if line.startswith("-w "):
-            path = line.split()[1]
-            assert not path.startswith("/run/"), path
-            assert host.file(os.path.dirname(path)).is_directory, path
+            directory = os.path.dirname(line.split()[1])
+            assert host.file(directory).is_directory, line
+            if directory.startswith("/run/"):
+                assert any(made.split()[:2] == ["d", directory] for made in made_at_boot), line
     # The stock rules come first, then the roles' files by name.
     assert lines.index("-w /etc/passwd -p wa -k identity") < lines.index("-w /usr/sbin/dockerd -p wa -k docker")
