@@ -4,6 +4,7 @@ fails the backup without a snapshot counted as good; a wrong repository
 password stops the role and leaves the repository as it was."""
 
 import json
+import subprocess
 import time
 
 REPOSITORY = "/srv/backup-repository"
@@ -84,6 +85,34 @@ def test_the_files_restore_byte_for_byte(host):
         original = host.check_output(f"cd {source} && find . -type f -exec sha256sum {{}} + | sort")
         restored = host.check_output(f"cd /tmp/restored{source} && find . -type f -exec sha256sum {{}} + | sort")
         assert original and restored == original, source
+
+
+def test_debian_12s_restic_backs_up_too(host, tmp_path):
+    # Debian 12 (still under many Raspberry Pi OS installs) has restic 0.14:
+    # no --retry-lock (0.16) and no --stdin-from-command (0.17), which the
+    # backup program uses where restic has them. 0.14's static binary comes
+    # from this build machine's own archive (Debian 12) and runs here.
+    subprocess.run(["apt-get", "download", "restic"], cwd=tmp_path, check=True, capture_output=True)
+    deb = next(tmp_path.glob("restic_*.deb"))
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "deb")], check=True)
+    binary = tmp_path / "deb/usr/bin/restic"
+    version = subprocess.run([str(binary), "version"], capture_output=True, text=True, check=True).stdout
+    assert version.startswith("restic 0.14."), f"not Debian 12's restic: {version}"
+    host.check_output("mkdir -p /opt/restic-0.14")
+    subprocess.run(["docker", "cp", str(binary), f"{host.backend.get_hostname()}:/opt/restic-0.14/restic"],
+                   check=True)
+    before = {snapshot["id"] for snapshot in snapshots(host, "db:megapi")}
+    # The service's environment, with 0.14 first on the PATH.
+    result = host.run("systemd-run --wait --collect --pipe --quiet"
+                      " --property=EnvironmentFile=/etc/musicsim/backup/restic.env"
+                      " --setenv=PATH=/opt/restic-0.14:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+                      " /usr/local/lib/musicsim/musicsim-backup run")
+    assert result.rc == 0, result.stdout + result.stderr
+    made = [snapshot for snapshot in snapshots(host, "db:megapi") if snapshot["id"] not in before]
+    assert len(made) == 1
+    # restic 0.17 and later write their version into a snapshot; 0.14 did not.
+    assert "program_version" not in made[0], made[0]
+    assert metrics(host)["musicsim_backup_last_run_success"] == 1
 
 
 def test_a_database_down_fails_the_backup_and_keeps_no_snapshot(host):
