@@ -63,6 +63,19 @@ def test_journald_capped(host):
     assert host.service("systemd-journald").is_running
 
 
+def test_never_sleeps(host):
+    # systemd's own parse of the merged configuration (logind's and
+    # systemd-sleep's), as they read it at their start and at each request.
+    logind = host.check_output("systemd-analyze cat-config systemd/logind.conf").splitlines()
+    for setting in ["HandleLidSwitch=ignore", "HandleLidSwitchExternalPower=ignore",
+                    "HandleLidSwitchDocked=ignore", "HandleSuspendKey=ignore", "IdleAction=ignore"]:
+        assert setting in logind, setting
+    sleep = host.check_output("systemd-analyze cat-config systemd/sleep.conf").splitlines()
+    for setting in ["AllowSuspend=no", "AllowHibernation=no", "AllowSuspendThenHibernate=no",
+                    "AllowHybridSleep=no"]:
+        assert setting in sleep, setting
+
+
 def test_memory_cgroup_in_cmdline(host):
     line = host.file("/boot/firmware/cmdline.txt").content_string
     assert line.count("\n") == 1, "cmdline.txt must stay a single line"
