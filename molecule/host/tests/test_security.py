@@ -57,6 +57,17 @@ def test_sshd_offers_keys_only(host):
     assert offered and set(offered) == {"publickey"}, out.stderr
 
 
+def test_sshd_listens_by_itself_not_through_ssh_socket(host):
+    # prepare.yml left sshd to ssh.socket, as Ubuntu 24.04 ships it: the
+    # socket would keep listening on its own port whatever sshd_config says.
+    socket = host.service("ssh.socket")
+    assert not socket.is_running and not socket.is_enabled
+    service = host.service("ssh.service")
+    assert service.is_running and service.is_enabled
+    listeners = host.check_output("ss -Hltnp 'sport = :22'")
+    assert "sshd" in listeners and "systemd" not in listeners, listeners
+
+
 def test_sshd_runs_the_hardened_configuration(host):
     settings = effective(host)
     assert settings["permitrootlogin"] == "no"
