@@ -40,6 +40,13 @@ def test_engine_running_and_enabled(host):
     assert host.service("docker").is_enabled
 
 
+def test_engine_accepts_the_api_versions_the_clients_table_says(host):
+    """Debian 13's engine, as tests/test_docker_api.py (ENGINES) records it:
+    the range of API versions its pinned clients are checked against."""
+    out = host.check_output("docker version --format '{{.Server.MinAPIVersion}} {{.Server.APIVersion}}'")
+    assert out.split() == ["1.24", "1.45"], out
+
+
 def test_compose_is_v2(host):
     out = host.check_output("docker compose version --short")
     assert out.lstrip("v").split(".")[0] == "2", out
