@@ -32,7 +32,7 @@ SCENARIOS ?= demo pytest $(ROLE_SCENARIOS) lint
 # whole run took 63 minutes instead of 54.
 export MUSICSIM_JOBS ?= 2
 
-.PHONY: help venv lock docs engine image docker-host-image images lint unit molecule test demo demo-destroy bench clean
+.PHONY: help venv lock docs engine image pi-image docker-host-image images lint unit molecule test demo demo-destroy bench clean
 
 help:
 	@echo "make demo          converge site.yml on a local Debian 13 container (inventories/local)"
@@ -72,6 +72,12 @@ engine:
 image: engine
 	tests/harness/base-image.sh host
 
+# Debian 12, the raspberry-pi scenario's host (Raspberry Pi OS bookworm
+# without the Pi's own packages). MUSICSIM_ARCH=arm64 builds it for arm64,
+# run through QEMU's emulator on an amd64 machine (see the README's Tests).
+pi-image: engine
+	tests/harness/base-image.sh bookworm
+
 # The test host image with Docker installed, where the scenarios whose role
 # runs containers start (tests/harness/docker-host-image.sh).
 docker-host-image: venv image
@@ -109,7 +115,7 @@ lint: venv
 unit: venv image
 	tests/harness/run-scenarios.sh pytest
 
-molecule: venv docker-host-image images
+molecule: venv docker-host-image images $(if $(filter raspberry-pi,$(SCENARIOS)),pi-image)
 	tests/harness/run-scenarios.sh $(SCENARIOS)
 
 # Every lane runs even when another fails (the linters and the unit tests

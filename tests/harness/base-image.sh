@@ -1,26 +1,37 @@
 #!/bin/sh
-# Build a Debian 13 (trixie) base image without any container registry:
-# debootstrap a minimal root file system from the Debian mirror and import it
-# into the local engine. Two flavours:
-#   host     the systemd image that Molecule test hosts and the demo host run
-#            (musicsim-test/debian13:trixie)
-#   service  the slim base, no init system, that every service image under
-#            tests/images/ is built on (musicsim-test/service-base:trixie)
+# Build a Debian base image without any container registry: debootstrap a
+# minimal root file system from the Debian mirror and import it into the
+# local engine. Three flavours:
+#   host     the Debian 13 (trixie) systemd image that Molecule test hosts and
+#            the demo host run (musicsim-test/debian13:trixie)
+#   service  the slim Debian 13 base, no init system, that every service
+#            image under tests/images/ is built on
+#            (musicsim-test/service-base:trixie)
+#   bookworm Debian 12 with systemd, what Raspberry Pi OS bookworm is under
+#            its Pi packages (their archive cannot be reached from the test
+#            machines): the raspberry-pi scenario's host
+#            (musicsim-test/debian12:bookworm). For this machine's
+#            architecture, or MUSICSIM_ARCH's (arm64 on an amd64 machine:
+#            musicsim-test/debian12:bookworm-arm64), which then runs through
+#            QEMU's user-mode emulator, installed and registered here.
 #
 # The image carries a label with the hash of this recipe; while the recipe is
-# unchanged an existing image is reused (a build takes about a minute).
+# unchanged an existing image is reused (a build takes about a minute, an
+# emulated one about six).
 #
-# Usage: base-image.sh [host|service]
+# Usage: [MUSICSIM_ARCH=arm64] base-image.sh [host|service|bookworm]
 set -eu
 
 flavour=${1:-host}
 suite=trixie
+arch=$(dpkg --print-architecture)
+# What a fresh Raspberry Pi OS or Ubuntu install has that matters here:
+# Python with its apt bindings (so `--check` previews work), systemd, sudo.
+host_packages=python3,python3-apt,systemd,systemd-sysv,sudo,ca-certificates,iproute2,procps,dbus
 case "$flavour" in
 host)
     image=${MUSICSIM_TEST_IMAGE:-musicsim-test/debian13:trixie}
-    # What a fresh Raspberry Pi OS or Ubuntu install has that matters here:
-    # Python with its apt bindings (so `--check` previews work), systemd, sudo.
-    packages=python3,python3-apt,systemd,systemd-sysv,sudo,ca-certificates,iproute2,procps,dbus
+    packages=$host_packages
     ;;
 service)
     image=musicsim-test/service-base:trixie
@@ -28,8 +39,15 @@ service)
     # shared by all of them is loaded into a test host only once.
     packages=python3,ca-certificates
     ;;
+bookworm)
+    suite=bookworm
+    arch=${MUSICSIM_ARCH:-$arch}
+    image=musicsim-test/debian12:bookworm
+    [ "$arch" = "$(dpkg --print-architecture)" ] || image=$image-$arch
+    packages=$host_packages
+    ;;
 *)
-    echo "usage: $0 [host|service]" >&2
+    echo "usage: $0 [host|service|bookworm]" >&2
     exit 2
     ;;
 esac
@@ -48,7 +66,7 @@ fi
 # The build machine's CA bundle goes into service images: PyPI and npm are
 # reached through a TLS-intercepting proxy on some networks (this one too).
 ca_bundle=/etc/ssl/certs/ca-certificates.crt
-recipe=$(cat "$0"; echo "$flavour $suite $packages $mirror"; [ "$flavour" = host ] || cat "$ca_bundle")
+recipe=$(cat "$0"; echo "$flavour $suite $arch $packages $mirror"; [ "$flavour" != service ] || cat "$ca_bundle")
 hash=$(printf '%s' "$recipe" | sha256sum | cut -c1-16)
 
 current=$(docker image inspect --format '{{index .Config.Labels "org.musicsim.recipe"}}' "$image" 2>/dev/null || true)
@@ -57,23 +75,39 @@ if [ "$current" = "$hash" ]; then
     exit 0
 fi
 
-if ! command -v debootstrap >/dev/null 2>&1; then
-    # Both flavours may be built at once (.ci/run): the second waits for apt.
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 debootstrap >/dev/null
+apt_install() {
+    # Flavours may be built at once (.ci/run): the second waits for apt.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "$@" >/dev/null
+}
+command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
+
+if [ "$arch" != "$(dpkg --print-architecture)" ]; then
+    # Another architecture's programs run through QEMU's user-mode emulator,
+    # which the kernel starts for them once it is registered in binfmt_misc
+    # (with the F flag: the emulator is opened now, so it works inside
+    # containers too, which do not have it).
+    qemu=$(case $arch in arm64) echo aarch64 ;; *) echo "$arch" ;; esac)
+    command -v "qemu-$qemu-static" >/dev/null 2>&1 || apt_install qemu-user-static binfmt-support
+    [ -e /proc/sys/fs/binfmt_misc/status ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    [ -e "/proc/sys/fs/binfmt_misc/qemu-$qemu" ] || update-binfmts --enable "qemu-$qemu"
+    grep -qx enabled "/proc/sys/fs/binfmt_misc/qemu-$qemu" || {
+        echo "base image: the $arch emulator (qemu-$qemu) is not registered in binfmt_misc" >&2
+        exit 1
+    }
 fi
 
 start=$(date +%s)
 root=$(mktemp -d /var/tmp/musicsim-rootfs.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 
-echo "base image: debootstrap $flavour $suite from $mirror"
-debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >"$root.log" 2>&1 || {
+echo "base image: debootstrap $flavour $suite $arch from $mirror"
+debootstrap --arch="$arch" --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >"$root.log" 2>&1 || {
     tail -30 "$root.log" >&2
     exit 1
 }
 rm -f "$root.log"
 
-# The same sources a Debian 13 machine has, security updates included, so the
+# The same sources a Debian machine has, security updates included, so the
 # roles' unattended-upgrades configuration has something real to point at.
 security=$(printf '%s' "$mirror" | sed 's|/debian$|/debian-security|')
 rm -f "$root/etc/apt/sources.list"
@@ -94,7 +128,7 @@ SOURCES
 # Keep the image small: no apt lists or caches; hosts run apt-get update.
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
 
-if [ "$flavour" = host ]; then
+if [ "$flavour" != service ]; then
     # systemd units that cannot work in a container only add noise and delay.
     for unit in getty.target console-getty.service systemd-firstboot.service; do
         ln -sf /dev/null "$root/etc/systemd/system/$unit"
@@ -123,6 +157,7 @@ SLIM
 fi
 
 tar -C "$root" -c . | docker import \
+    --platform "linux/$arch" \
     -c "$cmd" \
     -c "$env" \
     -c "LABEL org.musicsim.recipe=$hash" \

@@ -1,0 +1,137 @@
+"""A Raspberry Pi on Raspberry Pi OS bookworm (Debian 12): the host
+scenario's checks of the base and security roles, the ones that do not need
+Docker, hold here too; then what differs on Debian 12: its OpenSSH (9.2)
+knows no ML-KEM key exchange, and the docker role installs from Docker's
+repository, or stops before any change when asked for Debian's packages."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "host" / "tests"))
+
+# The same values as molecule/host (molecule.yml), so the same checks: pytest
+# runs every test function imported here as one of this module's.
+from test_base import *  # noqa: E402,F401,F403  every check of the base role
+from test_security import (  # noqa: E402,F401
+    ADMIN, SERVER, SSH, LAN, WAN, answers, effective, from_client,
+    test_a_weak_cipher_is_refused,
+    test_failed_logins_get_the_client_banned,
+    test_logins_show_the_banner_and_new_passwords_are_hashed_slowly,
+    test_no_core_dumps_and_idle_shells_log_out,
+    test_no_other_account_gets_in_even_with_the_key,
+    test_security_upgrades_install_themselves,
+    test_sshd_listens_by_itself_not_through_ssh_socket,
+    test_sshd_offers_keys_only,
+    test_sshd_runs_the_hardened_configuration,
+    test_sshd_shows_the_banner_before_a_login,
+    test_the_activity_figures_are_collected,
+    test_the_admin_logs_in_with_their_key_from_outside,
+    test_the_kernel_modules_nobody_needs_cannot_load,
+)
+# Left to the host scenario, as they need the Docker engine this host does
+# not run: the port table with container-published ports, the DOCKER-USER
+# rules, the audit rules of Docker's files, forwarding kept on for Docker.
+
+
+ROOT = Path(__file__).resolve().parents[3]
+HOST = "musicsim-raspberry-pi"
+
+
+def plays_log():
+    return Path(os.environ["MUSICSIM_PLAYS_LOG"]).read_text()
+
+
+def apply_docker_role(*args, **variables):
+    """ansible-playbook with the docker role alone on the test host, as a
+    user runs it (the site's group_vars are not needed by the role)."""
+    extra = " ".join(f"{name}={value}" for name, value in variables.items())
+    return subprocess.run(
+        ["ansible-playbook", "tests/playbooks/apply-role.yml", "-i", f"{HOST},",
+         "-c", "community.docker.docker", "-e", f"role_under_test=docker {extra}", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_LOG_PATH="/dev/null"))
+
+
+def changed_paths():
+    """What the host's file system gained or changed since it started."""
+    out = subprocess.run(["docker", "diff", HOST], check=True, capture_output=True, text=True).stdout
+    return {line.split(" ", 1)[1] for line in out.splitlines() if line.strip()}
+
+
+# Ansible's temporary files, and apt's log of what a preview simulated.
+SCRATCH = ("/root/.ansible", "/tmp", "/var/log")
+
+
+def architecture():
+    """The host's architecture: the build machine's, or MUSICSIM_ARCH's
+    (arm64, emulated) when the scenario runs on that image."""
+    native = subprocess.run(["dpkg", "--print-architecture"], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    image = os.environ.get("MUSICSIM_PI_IMAGE", "")
+    return image.rsplit("-", 1)[1] if image.endswith("-arm64") else native
+
+
+def test_this_is_debian_12(host):
+    assert host.check_output("dpkg --print-architecture") == architecture()
+    assert host.file("/etc/debian_version").content_string.startswith("12.")
+    # The fake boot partition's cmdline.txt: the Pi path ran (test_base).
+    assert host.file("/boot/firmware/cmdline.txt").exists
+
+
+def test_a_reboot_is_pending_not_done(host):
+    """cmdline.txt changed with base_reboot_allowed false: the first converge
+    says a reboot is needed and goes on without one."""
+    converge = plays_log().split("PLAY [OS baseline and defences]", 1)[1].split("PLAY RECAP", 1)[0]
+    report = converge.split("RUNNING HANDLER [base : Report the pending reboot]", 1)[1]
+    assert "reboot this machine yourself" in report.split("RUNNING HANDLER", 1)[0]
+    assert "Rebooting: the kernel command line changed" not in plays_log()
+
+
+def test_sshd_offers_what_its_openssh_knows_post_quantum_first(host):
+    """security_ssh_kex_algorithms starts with ML-KEM, which Debian 12's
+    OpenSSH 9.2 does not know: the role leaves it out instead of breaking
+    sshd, so sntrup761 comes first."""
+    assert host.check_output("dpkg-query -W -f '${Version}' openssh-server").startswith("1:9.2")
+    kex = effective(host)["kexalgorithms"].split(",")
+    assert "mlkem768x25519-sha256" not in kex
+    assert kex[:2] == ["sntrup761x25519-sha512", "sntrup761x25519-sha512@openssh.com"], kex
+    out = from_client(host, f"{SSH} -i /root/admin_key -o KexAlgorithms=sntrup761x25519-sha512@openssh.com "
+                            f"{ADMIN}@{SERVER} true")
+    assert out.rc == 0, out.stderr
+
+
+def test_the_firewall_lets_ssh_in_from_the_lan_only(host):
+    seen = {port: (answers(host, LAN, port), answers(host, WAN, port)) for port in (22, 9100)}
+    assert seen == {22: (True, False), 9100: (False, False)}, seen
+
+
+def test_docker_previews_dockers_repository_for_bookworm(host):
+    """docker_source auto: Debian 12 has no Compose v2, so Docker's
+    repository, for this release and architecture, is what --check --diff
+    shows; nothing of it is written."""
+    before = changed_paths()
+    result = apply_docker_role("--check", "--diff")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    for line in ("+URIs: https://download.docker.com/linux/debian", "+Suites: bookworm",
+                 f"+Architectures: {architecture()}", "+Signed-By: /etc/apt/keyrings/docker.asc"):
+        assert line in output, line
+    assert "TASK [docker : Install the engine, Compose v2 and buildx]" not in output
+    touched = [path for path in changed_paths() - before if not path.startswith(SCRATCH)]
+    assert touched == [], touched
+    assert not host.file("/etc/apt/sources.list.d/docker.sources").exists
+
+
+def test_docker_from_debian_12_is_refused_before_any_change(host):
+    before = changed_paths()
+    result = apply_docker_role(docker_source="distro")
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert "TASK [docker : Check that the distribution ships Compose v2 (docker_source)]" in output
+    assert 'Set docker_source to "docker"' in output, output[-3000:]
+    assert "changed: [" not in output
+    touched = [path for path in changed_paths() - before if not path.startswith(SCRATCH)]
+    assert touched == [], touched
+    assert not host.package("docker.io").is_installed
