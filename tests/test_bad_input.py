@@ -182,7 +182,7 @@ CASES = [
     ("ddns-missing-vault-password", "ddns", {"ddns_password": ""}, "vault_ddns_password"),
     ("ddns-hostname-is-a-url", "ddns", {"ddns_hostnames": ["https://music-sim.test"]}, "ddns_hostnames"),
     ("ddns-refresh-too-often", "ddns", {"ddns_refresh_seconds": 60}, "ddns_refresh_seconds"),
-    ("exporters-unpinned-image", "exporters", {"exporters_cadvisor_image": "gcr.io/cadvisor/cadvisor"},
+    ("exporters-unpinned-image", "exporters", {"exporters_cadvisor_image": "ghcr.io/google/cadvisor"},
      "exporters_cadvisor_image"),
     ("exporters-published-on-every-address", "exporters", {"exporters_publish_address": "0.0.0.0"},
      "exporters_publish_address"),

@@ -16,7 +16,7 @@
 #            QEMU's user-mode emulator, installed and registered here.
 #
 # The image carries a label with the hash of this recipe; while the recipe is
-# unchanged an existing image is reused (a build takes about a minute, an
+# unchanged an existing image is reused (a build takes a minute or two, an
 # emulated one about six).
 #
 # Usage: [MUSICSIM_ARCH=arm64] base-image.sh [host|service|bookworm]
@@ -86,12 +86,20 @@ if [ "$arch" != "$(dpkg --print-architecture)" ]; then
     # which the kernel starts for them once it is registered in binfmt_misc
     # (with the F flag: the emulator is opened now, so it works inside
     # containers too, which do not have it).
-    qemu=$(case $arch in arm64) echo aarch64 ;; *) echo "$arch" ;; esac)
+    case $arch in
+    arm64) qemu=aarch64 ;;
+    armhf) qemu=arm ;;
+    *)
+        echo "base image: no emulator known for MUSICSIM_ARCH=$arch (arm64 or armhf)" >&2
+        exit 2
+        ;;
+    esac
     command -v "qemu-$qemu-static" >/dev/null 2>&1 || apt_install qemu-user-static binfmt-support
     [ -e /proc/sys/fs/binfmt_misc/status ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
     [ -e "/proc/sys/fs/binfmt_misc/qemu-$qemu" ] || update-binfmts --enable "qemu-$qemu"
-    grep -qx enabled "/proc/sys/fs/binfmt_misc/qemu-$qemu" || {
-        echo "base image: the $arch emulator (qemu-$qemu) is not registered in binfmt_misc" >&2
+    grep -qx enabled "/proc/sys/fs/binfmt_misc/qemu-$qemu" \
+        && grep -q '^flags: .*F' "/proc/sys/fs/binfmt_misc/qemu-$qemu" || {
+        echo "base image: the $arch emulator (qemu-$qemu) is not registered in binfmt_misc with the F flag" >&2
         exit 1
     }
 fi
