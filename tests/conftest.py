@@ -47,6 +47,22 @@ def installed_host(fresh_host):
 
 
 def changed_paths(container):
-    """Paths the container's file system gained or changed since it started."""
+    """Paths the container's file system gained, changed or lost since it
+    started, as `docker diff` lists them.
+
+    Read from the container's writable layer (overlay2's upper directory,
+    which holds exactly those paths: a directory for each one with a change
+    under it, a whiteout for each removal) when the engine keeps it on this
+    machine, as in `make test`; `docker diff` otherwise. `docker diff` on
+    these engines walks the whole file system against the image's: over
+    half a second a container, and the bad-input tests read two hundred."""
+    upper = subprocess.run(["docker", "inspect", "--format", "{{ .GraphDriver.Data.UpperDir }}", container],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    if upper.startswith("/") and os.path.isdir(upper):
+        paths = []
+        for top, dirs, files in os.walk(upper):
+            for name in dirs + files:
+                paths.append("/" + os.path.relpath(os.path.join(top, name), upper))
+        return paths
     out = subprocess.run(["docker", "diff", container], check=True, capture_output=True, text=True).stdout
     return [line.split(" ", 1)[1] for line in out.splitlines() if line.strip()]
