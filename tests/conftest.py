@@ -48,14 +48,17 @@ def installed_host(fresh_host):
 
 def changed_paths(container):
     """Paths the container's file system gained, changed or lost since it
-    started, as `docker diff` lists them.
+    started.
 
-    Read from the container's writable layer (overlay2's upper directory,
-    which holds exactly those paths: a directory for each one with a change
-    under it, a whiteout for each removal) when the engine keeps it on this
-    machine, as in `make test`; `docker diff` otherwise. `docker diff` on
-    these engines walks the whole file system against the image's: over
-    half a second a container, and the bad-input tests read two hundred."""
+    Read from the container's writable layer (overlay2's upper directory: a
+    directory for each one with a change under it, a whiteout for each
+    removal) when the engine keeps it on this machine, as in `make test`;
+    `docker diff` otherwise. The layer lists every path `docker diff` does,
+    and also a file copied up unchanged (a lock file taken and let go, a
+    directory whose entry came and went): more, never fewer, so a test
+    reading it can only be stricter. `docker diff` on these engines walks
+    the whole file system against the image's: over half a second a
+    container, and the bad-input tests read two hundred."""
     upper = subprocess.run(["docker", "inspect", "--format", "{{ .GraphDriver.Data.UpperDir }}", container],
                            check=True, capture_output=True, text=True).stdout.strip()
     if upper.startswith("/") and os.path.isdir(upper):
