@@ -14,12 +14,19 @@
 #            architecture, or MUSICSIM_ARCH's (arm64 on an amd64 machine:
 #            musicsim-test/debian12:bookworm-arm64), which then runs through
 #            QEMU's user-mode emulator, installed and registered here.
+#   noble    Ubuntu 24.04 with systemd, from Ubuntu's archive (the release,
+#            noble-updates and noble-security: Docker 29 is what installs),
+#            the ubuntu scenario's host (musicsim-test/ubuntu2404:noble).
+#            Ubuntu's archive is not among the registries the test machines
+#            are promised: when it does not answer, the build says so and
+#            exits 3, and that scenario is skipped by name
+#            (tests/harness/run-scenarios.sh), not the whole suite failed.
 #
 # The image carries a label with the hash of this recipe; while the recipe is
 # unchanged an existing image is reused (a build takes a minute or two, an
 # emulated one about six).
 #
-# Usage: [MUSICSIM_ARCH=arm64] base-image.sh [host|service|bookworm]
+# Usage: [MUSICSIM_ARCH=arm64] base-image.sh [host|service|bookworm|noble]
 set -eu
 
 flavour=${1:-host}
@@ -46,21 +53,30 @@ bookworm)
     [ "$arch" = "$(dpkg --print-architecture)" ] || image=$image-$arch
     packages=$host_packages
     ;;
+noble)
+    suite=noble
+    image=musicsim-test/ubuntu2404:noble
+    packages=$host_packages
+    ;;
 *)
-    echo "usage: $0 [host|service|bookworm]" >&2
+    echo "usage: $0 [host|service|bookworm|noble]" >&2
     exit 2
     ;;
 esac
 
-# The mirror comes from this machine's own apt sources, never a fixed name.
-mirror=${MUSICSIM_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*\/debian\)\/*$/\1/p' \
-    /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)}
-if [ -z "$mirror" ]; then
-    mirror=$(sed -n 's/^deb \(http[^ ]*\/debian\)\/* .*/\1/p' /etc/apt/sources.list 2>/dev/null | head -1)
-fi
-if [ -z "$mirror" ]; then
-    echo "base image: no Debian mirror found in /etc/apt; set MUSICSIM_DEBIAN_MIRROR" >&2
-    exit 1
+if [ "$flavour" = noble ]; then
+    mirror=${MUSICSIM_UBUNTU_MIRROR:-http://archive.ubuntu.com/ubuntu}
+else
+    # The mirror comes from this machine's own apt sources, never a fixed name.
+    mirror=${MUSICSIM_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*\/debian\)\/*$/\1/p' \
+        /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)}
+    if [ -z "$mirror" ]; then
+        mirror=$(sed -n 's/^deb \(http[^ ]*\/debian\)\/* .*/\1/p' /etc/apt/sources.list 2>/dev/null | head -1)
+    fi
+    if [ -z "$mirror" ]; then
+        echo "base image: no Debian mirror found in /etc/apt; set MUSICSIM_DEBIAN_MIRROR" >&2
+        exit 1
+    fi
 fi
 
 # The build machine's CA bundle goes into service images: PyPI and npm are
@@ -106,20 +122,63 @@ fi
 
 start=$(date +%s)
 root=$(mktemp -d /var/tmp/musicsim-rootfs.XXXXXX)
-trap 'rm -rf "$root"' EXIT
+trap 'rm -rf "$root" "$root".keyring.*' EXIT
+
+# debootstrap checks the archive's signature with Debian's keys by default.
+keyring=
+components=main
+script=
+if [ "$flavour" = noble ]; then
+    # Ubuntu's keys come from the ubuntu-keyring package of Ubuntu's archive
+    # (Debian 12 does not carry it), trusted only if it is the file whose
+    # hash is written here.
+    keyring_deb=ubuntu-keyring_2023.11.28.1_all.deb
+    keyring_sha256=36de43b15853ccae0028e9a767613770c704833f82586f28eb262f0311adb8a8
+    command -v curl >/dev/null 2>&1 || apt_install curl
+    if ! curl -fsS --retry 2 -m 60 -o "$root.keyring.deb" "$mirror/pool/main/u/ubuntu-keyring/$keyring_deb"; then
+        echo "base image: Ubuntu's archive ($mirror) does not answer: $image not built" >&2
+        exit 3
+    fi
+    echo "$keyring_sha256  $root.keyring.deb" | sha256sum --check --quiet || {
+        echo "base image: $keyring_deb from $mirror is not the file expected (sha256 $keyring_sha256)" >&2
+        exit 1
+    }
+    dpkg-deb --fsys-tarfile "$root.keyring.deb" |
+        tar -x -O ./usr/share/keyrings/ubuntu-archive-keyring.gpg >"$root.keyring.gpg"
+    keyring=--keyring=$root.keyring.gpg
+    # restic and a few of the roles' packages are in universe.
+    components=main,universe
+    # Debian 12's debootstrap does not know noble by name; every Ubuntu
+    # release since 7.10 is built by the same script.
+    script=/usr/share/debootstrap/scripts/gutsy
+fi
 
 echo "base image: debootstrap $flavour $suite $arch from $mirror"
-debootstrap --arch="$arch" --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >"$root.log" 2>&1 || {
+# shellcheck disable=SC2086 # $keyring and $script are one word or none
+debootstrap --arch="$arch" --variant=minbase --components="$components" $keyring \
+    --include="$packages" "$suite" "$root" "$mirror" $script >"$root.log" 2>&1 || {
     tail -30 "$root.log" >&2
     exit 1
 }
 rm -f "$root.log"
 
-# The same sources a Debian machine has, security updates included, so the
-# roles' unattended-upgrades configuration has something real to point at.
-security=$(printf '%s' "$mirror" | sed 's|/debian$|/debian-security|')
+# The same sources a Debian or Ubuntu machine has, security updates
+# included, so the roles' unattended-upgrades configuration has something
+# real to point at.
 rm -f "$root/etc/apt/sources.list"
-cat >"$root/etc/apt/sources.list.d/debian.sources" <<SOURCES
+if [ "$flavour" = noble ]; then
+    # Ubuntu's own layout (ubuntu.sources); the security pocket from the same
+    # archive, which carries it too.
+    cat >"$root/etc/apt/sources.list.d/ubuntu.sources" <<SOURCES
+Types: deb
+URIs: $mirror
+Suites: $suite $suite-updates $suite-security
+Components: main restricted universe multiverse
+Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg
+SOURCES
+else
+    security=$(printf '%s' "$mirror" | sed 's|/debian$|/debian-security|')
+    cat >"$root/etc/apt/sources.list.d/debian.sources" <<SOURCES
 Types: deb
 URIs: $mirror
 Suites: $suite $suite-updates
@@ -132,6 +191,7 @@ Suites: $suite-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SOURCES
+fi
 
 # Keep the image small: no apt lists or caches; hosts run apt-get update.
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb

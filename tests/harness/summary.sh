@@ -6,7 +6,8 @@
 # against their goals ($MUSICSIM_FIGURES: the auditors' findings on the site
 # host, written by molecule/site/tests/test_auditors.py). Exits non-zero if
 # a stage failed or none ran (a stage over its budget only warns; a figure
-# off its goal fails the test that measured it).
+# off its goal fails the test that measured it; a skipped stage, one whose
+# test host could not be built here, is named in the count).
 set -u
 stages=${MUSICSIM_STAGES:-.cache/stages.tsv}
 figures=${MUSICSIM_FIGURES:-$(dirname "$stages")/figures.tsv}
@@ -38,7 +39,8 @@ rows = [line.rstrip("\n").split("\t") for line in open(stages_file) if line.stri
 print(f"\n{'STAGE':<30} {'RESULT':<6} {'SECONDS':>8} {'BUDGET':>8}  FLAG")
 for name, result, seconds in rows:
     budget = budgets.get(name)
-    print(f"{name:<30} {result:<6} {int(seconds):>8} {budget if budget is not None else '-':>8}  {flag(int(seconds), budget)}")
+    mark = "skipped" if result == "skip" else flag(int(seconds), budget)
+    print(f"{name:<30} {result:<6} {int(seconds):>8} {budget if budget is not None else '-':>8}  {mark}")
 total = sum(int(seconds) for _, _, seconds in rows)
 print(f"{'total of the stages':<30} {'':<6} {total:>8}")
 if started:
@@ -46,9 +48,10 @@ if started:
         wall = int(float(uptime.read().split()[0])) - int(started)
     budget = budgets.get("wall")
     print(f"{'wall':<30} {'':<6} {wall:>8} {budget if budget is not None else '-':>8}  {flag(wall, budget)}")
-over = [name for name, _, seconds in rows if flag(int(seconds), budgets.get(name))]
+over = [name for name, result, seconds in rows if result != "skip" and flag(int(seconds), budgets.get(name))]
 passed = sum(1 for row in rows if row[1] == "pass")
-failed = len(rows) - passed
+skipped = [row[0] for row in rows if row[1] == "skip"]
+failed = len(rows) - passed - len(skipped)
 if over:
     print(f"\n{len(over)} stage(s) over budget or without one: {', '.join(over)}")
 # "STAGE<TAB>FIGURE<TAB>VALUE<TAB>GOAL<TAB>met|missed", one line a figure.
@@ -57,6 +60,6 @@ if figures:
     print(f"\n{'STAGE':<22} {'FIGURE':<40} {'VALUE':>6} {'GOAL':>8}  RESULT")
     for stage, figure, value, goal, met in figures:
         print(f"{stage:<22} {figure:<40} {value:>6} {goal:>8}  {met}")
-print(f"\n{passed} passed, {failed} failed")
+print(f"\n{passed} passed, {failed} failed" + (f", {len(skipped)} skipped: {', '.join(skipped)}" if skipped else ""))
 sys.exit(1 if failed else 0)
 PY
