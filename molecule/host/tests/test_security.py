@@ -7,9 +7,14 @@ on; and a setup that would lock the admin out is refused before any change."""
 import os
 import re
 import shlex
+import sys
 import time
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "harness"))
+import port_probe  # noqa: E402  the client's view of a port, shared with other scenarios
 
 ADMIN = "operator1"
 SERVER = "10.99.0.1"
@@ -172,15 +177,10 @@ PORTS = {
     8081: (True, False),   # published by a container on every address, not public
     9100: (False, False),  # nothing listens
 }
-PROBE = ("import socket, sys\n"
-         "s = socket.socket(); s.settimeout(3); s.bind((sys.argv[1], 0))\n"
-         "try:\n    s.connect((sys.argv[2], int(sys.argv[3]))); print('open')\n"
-         "except OSError as e:\n    print(type(e).__name__)\n")
 
 
 def answers(host, side, port):
-    source, server = side
-    return from_client(host, f"python3 -c {shlex.quote(PROBE)} {source} {server} {port}").stdout.strip() == "open"
+    return port_probe.answers(host, side, port, via=CLIENT)
 
 
 def test_the_firewall_lets_in_what_is_declared_and_nothing_else(host):

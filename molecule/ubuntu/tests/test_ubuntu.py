@@ -4,7 +4,11 @@ on Docker 29's firewall, the machine kept awake, and two stacks healthy on
 that engine; the port table from a client in another network namespace."""
 
 import json
-import shlex
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "harness"))
+import port_probe  # noqa: E402  the client's view of a port, shared with other scenarios
 
 ADMIN = "operator1"
 CLIENT = "ip netns exec client"
@@ -119,16 +123,10 @@ PORTS = {
     9100: (True, False, False),   # node-exporter, on the LAN address
     8080: (True, False, False),   # cAdvisor, on the LAN address
 }
-PROBE = ("import socket, sys\n"
-         "s = socket.socket(); s.settimeout(3); s.bind((sys.argv[1], 0))\n"
-         "try:\n    s.connect((sys.argv[2], int(sys.argv[3]))); print('open')\n"
-         "except OSError as e:\n    print(type(e).__name__)\n")
 
 
 def answers(host, side, port):
-    source, server = side
-    out = host.run(f"{CLIENT} python3 -c {shlex.quote(PROBE)} {source} {server} {port}")
-    return out.stdout.strip() == "open"
+    return port_probe.answers(host, side, port, via=CLIENT)
 
 
 def test_the_firewall_lets_in_what_is_declared_and_nothing_else(host):
