@@ -19,7 +19,7 @@ import uuid
 import pytest
 import yaml
 
-from conftest import ROOT, TEST_IMAGE, changed_paths, run_playbook
+from conftest import ROOT, changed_paths, run_playbook, start_command
 
 PLAYBOOK = ROOT / "tests/playbooks/apply-role.yml"
 GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDGw/d59rSgZvp3QaKPF1rqOwvSI1Jj1Jwy1jRA4OpoN throwaway-test-key"
@@ -73,7 +73,8 @@ GOOD = {
         "locust_password": "throwaway-test-password",
     },
     "backup": {
-        "backup_repository": "/srv/backup-repository",
+        # The test hosts' own disk (conftest.start_command).
+        "backup_repository": "/srv/outside/backup-repository",
         "backup_password": "throwaway-test-backup-password",
         "backup_databases": [{"name": "megapi", "container": "megapi-postgres", "kind": "postgres",
                               "project_dir": "/opt/musicsim/megapi", "service": "postgres"}],
@@ -194,6 +195,8 @@ CASES = [
     ("mlflow-published-on-every-address", "mlflow", {"mlflow_publish_address": "0.0.0.0"}, "mlflow_publish_address"),
     ("mlflow-s3-without-credentials", "mlflow", {"mlflow_s3_secret_key": ""}, "mlflow_s3_endpoint_url"),
     ("backup-without-repository", "backup", {"backup_repository": ""}, "backup_repository"),
+    ("backup-local-repository-on-the-system-disk", "backup", {"backup_repository": "/srv/backup-repository"},
+     "backup_repository /srv/backup-repository is on the machine's root file system"),
     ("backup-missing-vault-password", "backup", {"backup_password": ""}, "vault_backup_password"),
     ("backup-s3-without-keys", "backup", {"backup_repository": "s3:https://s3.example.net/music-sim"},
      "vault_backup_s3_access_key"),
@@ -308,8 +311,7 @@ def _run_cases(workdir, cases, *args):
     vars_dir = workdir / "cases"
     vars_dir.mkdir()
     try:
-        starting = [subprocess.Popen(["docker", "run", "-d", "--name", name, "--hostname", name, TEST_IMAGE,
-                                      "sleep", "infinity"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        starting = [subprocess.Popen(start_command(name), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                     for name in containers.values()]
         for process in starting:
             assert process.wait() == 0, process.stderr.read()

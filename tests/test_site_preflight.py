@@ -18,7 +18,7 @@ import uuid
 import pytest
 import yaml
 
-from conftest import ROOT, TEST_IMAGE, changed_paths
+from conftest import ROOT, changed_paths, start_command
 
 # The test site of the site and exposure scenarios.
 TEST_SITE = yaml.safe_load((ROOT / "inventories/local/group_vars/musicsim.yml").read_text())
@@ -118,8 +118,7 @@ def test_the_site_declaration_passes_its_checks(fresh_host, tmp_path):
 def second_host(fresh_host):
     """Another bare container beside fresh_host: the laptop of a two-machine site."""
     name = f"musicsim-pytest-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["docker", "run", "-d", "--name", name, "--hostname", name, TEST_IMAGE, "sleep", "infinity"],
-                   check=True, capture_output=True)
+    subprocess.run(start_command(name), check=True, capture_output=True)
     try:
         yield name
     finally:

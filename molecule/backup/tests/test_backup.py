@@ -1,13 +1,15 @@
 """Backups that restore: each database dumped in its container and streamed
 into restic, the files, the timers, the freshness metrics; a database down
-fails the backup without a snapshot counted as good; a wrong repository
-password stops the role and leaves the repository as it was."""
+fails the backup without a snapshot counted as good; a repository whose
+disk is not mounted fails it too; files that cannot be read leave a
+snapshot and a warning; a wrong repository password stops the role and
+leaves the repository as it was."""
 
 import json
 import subprocess
 import time
 
-REPOSITORY = "/srv/backup-repository"
+REPOSITORY = "/srv/outside/backup-repository"
 ENV = f"RESTIC_REPOSITORY={REPOSITORY} RESTIC_PASSWORD_FILE=/etc/musicsim/backup/password"
 METRICS = "/var/lib/node-exporter/textfile/musicsim_backup.prom"
 PG = "docker exec megapi-postgres psql -U megapi -d fastapi_db -tAc"
@@ -113,6 +115,53 @@ def test_debian_12s_restic_backs_up_too(host, tmp_path):
     # restic 0.17 and later write their version into a snapshot; 0.14 did not.
     assert "program_version" not in made[0], made[0]
     assert metrics(host)["musicsim_backup_last_run_success"] == 1
+
+
+def test_the_backup_waits_for_the_repositorys_disk(host):
+    for unit in ("musicsim-backup.service", "musicsim-backup-check.service"):
+        shown = host.check_output(f"systemctl show --property RequiresMountsFor --property After {unit}")
+        assert f"RequiresMountsFor={REPOSITORY}" in shown, shown
+        assert "srv-outside.mount" in shown, shown
+
+
+def test_a_repository_whose_disk_is_not_mounted_fails_the_backup(host):
+    # The repository's path as it would be with its disk missing: a
+    # directory of the root file system.
+    good = metrics(host)["musicsim_backup_last_success_timestamp_seconds"]
+    result = host.run("systemd-run --wait --collect --pipe --quiet"
+                      " --setenv=RESTIC_REPOSITORY=/srv/usb-disk-not-mounted/musicsim"
+                      " /usr/local/lib/musicsim/musicsim-backup run")
+    assert result.rc != 0
+    assert "not on a disk of its own: is its disk mounted?" in result.stderr, result.stdout + result.stderr
+    assert not host.file("/srv/usb-disk-not-mounted").exists
+    seen = metrics(host)
+    assert seen["musicsim_backup_last_run_success"] == 0
+    assert seen["musicsim_backup_last_success_timestamp_seconds"] == good
+
+
+def test_files_it_cannot_read_keep_the_snapshot_with_a_warning(host):
+    # A file that root cannot read: mode 000, and the backup run without
+    # root's right to read any file (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH),
+    # as a file on a failing disk or a FUSE mount refusing root would be.
+    before = {snapshot["id"] for snapshot in snapshots(host, "files")}
+    host.check_output("install -m 000 /dev/null /opt/musicsim/megapi/unreadable.txt")
+    try:
+        result = host.run("systemd-run --wait --collect --pipe --quiet"
+                          " --property=EnvironmentFile=/etc/musicsim/backup/restic.env"
+                          " '--property=CapabilityBoundingSet=~CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH'"
+                          " /usr/local/lib/musicsim/musicsim-backup run")
+    finally:
+        host.check_output("rm -f /opt/musicsim/megapi/unreadable.txt")
+    assert result.rc == 0, result.stdout + result.stderr
+    assert "some files could not be read: the snapshot was kept" in result.stderr, result.stderr
+    made = [snapshot for snapshot in snapshots(host, "files") if snapshot["id"] not in before]
+    assert len(made) == 1
+    seen = metrics(host)
+    assert seen["musicsim_backup_last_run_success"] == 1
+    assert seen["musicsim_backup_last_run_incomplete"] == 1
+    # The next backup that reads everything clears the warning.
+    assert back_up(host).rc == 0
+    assert metrics(host)["musicsim_backup_last_run_incomplete"] == 0
 
 
 def test_a_database_down_fails_the_backup_and_keeps_no_snapshot(host):
