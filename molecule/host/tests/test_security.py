@@ -6,7 +6,6 @@ on; and a setup that would lock the admin out is refused before any change."""
 
 import os
 import re
-import shlex
 import sys
 import time
 from pathlib import Path
