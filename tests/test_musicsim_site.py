@@ -151,11 +151,16 @@ def _derived(tmp_path, *extra):
 def test_two_machines_each_back_up_what_they_run_and_the_pi_watches_both(tmp_path):
     pi, laptop = _derived(tmp_path)
 
-    assert [d["name"] for d in laptop["backup_databases"]] == ["megapi", "mlflow"]
+    assert [d["name"] for d in laptop["backup_databases"]] == ["megapi", "mlflow", "mlflow-auth"]
     assert laptop["backup_databases"][0]["project_dir"] == "/opt/musicsim/megapi"
+    assert laptop["backup_databases"][2] == {"name": "mlflow-auth", "kind": "sqlite",
+                                             "path": "/srv/musicsim/mlflow/auth/basic_auth.db"}
     assert laptop["backup_volumes"] == ["megapi_minio"]
     assert laptop["backup_paths"] == ["/opt/musicsim/megapi", "/opt/musicsim/mlflow", "/srv/musicsim/mlflow"]
-    assert pi["backup_databases"] == [] and pi["backup_volumes"] == []
+    assert pi["backup_databases"] == [
+        {"name": "nginx-proxy-manager", "kind": "sqlite", "path": "/srv/musicsim/proxy/data/database.sqlite"},
+        {"name": "grafana", "kind": "sqlite", "path": "/srv/musicsim/monitoring/grafana/grafana.db"}]
+    assert pi["backup_volumes"] == []
     assert pi["backup_paths"] == ["/opt/musicsim/proxy", "/srv/musicsim/proxy", "/opt/musicsim/monitoring",
                                   "/srv/musicsim/monitoring/grafana", "/srv/musicsim/monitoring/prometheus"]
 
