@@ -478,3 +478,13 @@ def test_npm_keeps_its_hosts_across_a_restart(host, npm_token):
     status, _ = http(host, "http://127.0.0.1/openapi.json", headers={"Host": "api.music-sim.test"})
     assert status == 200
     assert host.run("docker exec check-nginx-proxy-manager test -s /data/database.sqlite").rc == 0
+
+
+def test_sftp_host_takes_keys_only(host):
+    # From the test host, which holds no key it authorizes: sshd answers,
+    # offers public keys alone, and lets nobody in.
+    address = host.check_output("docker inspect --format '{{.NetworkSettings.Networks.edge.IPAddress}}' check-sftp")
+    attempt = host.run(f"ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+                       f" -o ConnectTimeout=5 backup@{address} true")
+    assert attempt.rc == 255 and "Permission denied (publickey)" in attempt.stderr, attempt.stderr
+    assert host.check_output("docker exec check-sftp stat -c '%U %a' /srv/sftp") == "backup 755"

@@ -5,6 +5,11 @@
 //   carry an AWS signature v4 Authorization header made with them (s3rver
 //   alone checks only the key ID, so the signature is verified here); the
 //   payload hash is taken as declared, not recomputed;
+// - bodies sent in signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, as the
+//   MinIO Go SDK, restic's, sends them over plain HTTP), and their unsigned
+//   and trailer variants: each chunk's signature verified, the chunks
+//   joined, trailers dropped, and the object stored as sent (s3rver alone
+//   would store the chunk framing with it);
 // - objects kept on disk under DIR, so a backup of the volume is real;
 // - GET /minio/health/live and /minio/health/ready (200 once serving);
 // - a console address that answers HTTP (a page, not MinIO's console).
@@ -15,6 +20,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const http = require('http');
+const { Readable } = require('stream');
 const S3rver = require('s3rver');
 const { DUMMY_ACCOUNT } = require('s3rver/lib/models/account');
 
@@ -45,7 +51,8 @@ const uriEncode = (text) => encodeURIComponent(text).replace(/[!'()*]/g,
   (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 // Returns null when the request is signed with the root credentials, else
-// the S3 error code to answer with.
+// the S3 error code to answer with. A good request keeps what its chunks'
+// signatures chain from in req.s3Signing.
 function signatureError(req, user, password) {
   const auth = req.headers.authorization || '';
   const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
@@ -67,7 +74,59 @@ function signatureError(req, user, password) {
   for (const part of [region, 's3', 'aws4_request']) key = hmac(key, part);
   const expected = hmac(key, toSign).toString('hex');
   const ok = crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(signature));
+  req.s3Signing = { key, scope, amzDate: req.headers['x-amz-date'], seed: signature };
   return ok ? null : 'SignatureDoesNotMatch';
+}
+
+// A body in aws-chunked framing: "SIZE[;chunk-signature=SIG]\r\nDATA\r\n"
+// again and again, a chunk of size 0 last, then trailer lines (checksums)
+// and an empty line. Returns the data, or null when the framing or a
+// chunk's signature (each chained from the previous one) is wrong.
+function decodeChunks(body, signing, signed) {
+  const parts = [];
+  let at = 0;
+  let previous = signing.seed;
+  for (;;) {
+    const eol = body.indexOf('\r\n', at);
+    if (eol < 0) return null;
+    const match = /^([0-9a-fA-F]+)(?:;chunk-signature=([0-9a-f]{64}))?$/.exec(body.toString('latin1', at, eol));
+    if (!match || (signed && !match[2])) return null;
+    const size = parseInt(match[1], 16);
+    const data = body.subarray(eol + 2, eol + 2 + size);
+    if (data.length !== size) return null;
+    if (signed) {
+      const toSign = ['AWS4-HMAC-SHA256-PAYLOAD', signing.amzDate, signing.scope, previous,
+        sha256(''), sha256(data)].join('\n');
+      const expected = hmac(signing.key, toSign).toString('hex');
+      if (expected !== match[2]) return null;
+      previous = expected;
+    }
+    at = eol + 2 + size;
+    if (size === 0) return Buffer.concat(parts);
+    if (body.toString('latin1', at, at + 2) !== '\r\n') return null;
+    at += 2;
+    parts.push(data);
+  }
+}
+
+// The request as s3rver should see it: the chunks' data as its body.
+function dechunked(req, data) {
+  const headers = { ...req.headers, 'content-length': String(data.length),
+    'x-amz-content-sha256': sha256(data) };
+  delete headers['x-amz-decoded-content-length'];
+  delete headers['x-amz-trailer'];
+  const encoding = (headers['content-encoding'] || '').split(',').map((e) => e.trim())
+    .filter((e) => e && e !== 'aws-chunked');
+  if (encoding.length) headers['content-encoding'] = encoding.join(', ');
+  else delete headers['content-encoding'];
+  const copy = new Readable({ read() {} });
+  copy.push(data);
+  copy.push(null);
+  return Object.assign(copy, {
+    headers, rawHeaders: Object.entries(headers).flat(), method: req.method, url: req.url,
+    httpVersion: req.httpVersion, httpVersionMajor: req.httpVersionMajor,
+    httpVersionMinor: req.httpVersionMinor, socket: req.socket, connection: req.socket, complete: true,
+  });
 }
 
 function s3Error(res, code) {
@@ -108,7 +167,22 @@ function main() {
       s3Error(res, error);
       return;
     }
-    handle(req, res);
+    const payload = req.headers['x-amz-content-sha256'] || '';
+    if (!payload.startsWith('STREAMING-')) {
+      handle(req, res);
+      return;
+    }
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      const data = decodeChunks(Buffer.concat(chunks), req.s3Signing, payload.startsWith('STREAMING-AWS4-HMAC-SHA256-PAYLOAD'));
+      const declared = req.headers['x-amz-decoded-content-length'];
+      if (data === null || (declared !== undefined && Number(declared) !== data.length)) {
+        s3Error(res, 'SignatureDoesNotMatch');
+        return;
+      }
+      handle(dechunked(req, data), res);
+    });
   });
   const consoleServer = http.createServer((req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
