@@ -323,6 +323,22 @@ def test_the_alert_is_resolved_on_discord_when_the_container_is_back(host):
           "after megapi started")
 
 
+def test_a_data_disk_at_95_percent_reached_discord_and_resolved(host):
+    """The side effect mounted a small disk of its own after node-exporter
+    started and filled it to 95%: node-exporter measured it there (not the
+    directory under it), HostDiskAlmostFull named it on Discord, and
+    resolved once the disk was gone."""
+    disk = "/srv/data-disk"
+    messages = [(r["time"], json.dumps(r["body"])) for r in _received(host) if r["path"] == DISCORD]
+    firing = [when for when, body in messages if "[FIRING" in body and "HostDiskAlmostFull" in body
+              and f"{disk} 95% full" in body]
+    assert firing, messages
+    resolved = [when for when, body in messages if "[RESOLVED] HostDiskAlmostFull" in body and disk in body]
+    assert resolved and resolved[0] > firing[0]
+    print(f"\nHostDiskAlmostFull: on Discord {firing[0] - _times(host)['disk_filled']:.0f} s after the disk"
+          f" was filled, resolved {resolved[0] - _times(host)['disk_alerted']:.0f} s after it was freed")
+
+
 def test_every_message_to_discord_is_one_discord_accepts(host):
     """The receiver checks each as Discord does (content, embed and size
     limits) and would have answered 400 to a message Discord refuses."""
