@@ -1,13 +1,16 @@
 """Backups that restore: each database dumped in its container and streamed
 into restic, a live SQLite database copied whole, the files, the timers,
 the freshness metrics; a database down fails the backup without a snapshot
-counted as good; a repository whose disk is not mounted fails it too;
-files that cannot be read leave a snapshot and a warning; a wrong
-repository password stops the role and leaves the repository as it was."""
+counted as good; a repository whose disk is not mounted or full fails it
+too; files that cannot be read leave a snapshot and a warning; a wrong
+repository password stops the role and leaves the repository as it was;
+a lost machine comes back from a local disk, an SFTP host and an S3 store."""
 
 import json
 import subprocess
 import time
+
+import pytest
 
 REPOSITORY = "/srv/outside/backup-repository"
 ENV = f"RESTIC_REPOSITORY={REPOSITORY} RESTIC_PASSWORD_FILE=/etc/musicsim/backup/password"
@@ -171,6 +174,41 @@ def test_a_repository_whose_disk_is_not_mounted_fails_the_backup(host):
     assert seen["musicsim_backup_last_success_timestamp_seconds"] == good
 
 
+def test_a_full_repository_disk_fails_the_backup_loudly(host):
+    # The repository on a small disk of its own (a tmpfs capped at 32 MB,
+    # mounted for this test only, never the machine's disk), 95% full: 1.6
+    # MB left, less than the 2 MB of new data the site has made.
+    disk = "/srv/small-disk"
+    new_data = "/opt/musicsim/megapi/new-data.bin"
+    env = f"RESTIC_REPOSITORY={disk}/repository RESTIC_PASSWORD_FILE=/etc/musicsim/backup/password"
+    # Not restic.env, whose repository would win over --setenv's.
+    run = (f"systemd-run --wait --collect --pipe --quiet --setenv=RESTIC_REPOSITORY={disk}/repository"
+           " --setenv=RESTIC_PASSWORD_FILE=/etc/musicsim/backup/password /usr/local/lib/musicsim/musicsim-backup run")
+    good = metrics(host)["musicsim_backup_last_success_timestamp_seconds"]
+    host.check_output(f"mkdir -p {disk} && mount -t tmpfs -o size=32m,mode=0700 small-disk {disk}")
+    host.check_output(f"head -c 2000000 /dev/urandom > {new_data}")
+    try:
+        host.check_output(f"{env} restic init")
+        size, used = map(int, host.check_output(f"stat -f -c '%b %S' {disk} | awk '{{print $1 * $2}}'; du -sb {disk} | cut -f1").split())
+        host.check_output(f"fallocate -l {int(size * 0.95) - used} {disk}/filler")
+        assert int(host.check_output(f"df --output=pcent {disk} | tail -1").strip(" %")) >= 95
+        result = host.run(run)
+        assert result.rc != 0
+        assert "no space left on device" in result.stderr, result.stderr[-2000:]
+        seen = metrics(host)
+        assert seen["musicsim_backup_last_run_success"] == 0
+        assert seen["musicsim_backup_last_success_timestamp_seconds"] == good
+        # Nothing half-written is taken for a snapshot, and the repository
+        # is sound: once there is room, the next backup succeeds.
+        assert host.run(f"{env} restic check").rc == 0
+        host.check_output(f"rm {disk}/filler")
+        result = host.run(run)
+        assert result.rc == 0, result.stderr[-2000:]
+        assert metrics(host)["musicsim_backup_last_run_success"] == 1
+    finally:
+        host.run(f"umount {disk}; rm -f {new_data}")
+
+
 def test_files_it_cannot_read_keep_the_snapshot_with_a_warning(host):
     # A file that root cannot read: mode 000, and the backup run without
     # root's right to read any file (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH),
@@ -243,14 +281,42 @@ def test_a_restore_onto_a_machine_with_data_is_refused(host):
     assert "already holds data" in outcome and "backup_restore_force" in outcome, outcome
 
 
-def test_a_lost_machine_comes_back_from_its_backup(host):
-    """side_effect.yml backed up, removed both stacks with their volumes and
-    every file, and restored: the databases, objects and files are the same."""
-    record = json.loads(host.file("/var/tmp/restore.json").content_string)
-    print(f"\nrestore: {record['seconds']:.1f} s")
+# Where each repository's files are, on the machine that keeps them.
+REMOTE_FILES = {
+    "sftp": "docker exec lan-sftp find /srv/sftp/musicsim -type f",
+    # s3rver keeps each object as KEY._S3rver_object, beside its metadata.
+    "s3": "docker exec lan-s3 find /data/musicsim-backup -type f -name '*._S3rver_object'",
+}
+
+
+@pytest.mark.parametrize("repository", ["local", "sftp", "s3"])
+def test_a_lost_machine_comes_back_from_its_backup(host, repository):
+    """side_effect.yml pointed the role at each repository (a local disk,
+    the LAN's SFTP host, its S3 store), backed up, removed both stacks with
+    their volumes and every file, and restored: the databases, objects and
+    files are the same."""
+    record = json.loads(host.file(f"/var/tmp/restore-{repository}.json").content_string)
+    print(f"\nrestore from {record['repository']}: {record['seconds']:.1f} s")
+    tags = {tag for snapshot in record["snapshots"] for tag in snapshot["tags"]}
+    assert {"db:megapi", "db:mlflow", "db:grafana", "files"} <= tags, tags
     lines = record["before"].splitlines()
     assert lines[0].startswith("500 ") and lines[1].startswith("120 ") and len(lines) == 2 + 3 + 1 + 1
     # Grafana's database: sound, its ledger and total agreeing, as it was.
     check, rows, amount, ledger_rows, ledger_amount = lines[-1].split()
     assert check == "ok" and (rows, amount) == (ledger_rows, ledger_amount) and int(rows) > 0
     assert record["after"] == record["before"]
+    if repository in REMOTE_FILES:
+        # The snapshots are on the other machine, encrypted: its files hold
+        # none of the data's names.
+        files = host.check_output(REMOTE_FILES[repository]).splitlines()
+        assert sum("/snapshots/" in name for name in files) == len(record["snapshots"]), files
+        assert any("/data/" in name for name in files)
+
+
+def test_a_repository_moved_elsewhere_leaves_no_key_behind(host):
+    """The role, pointed back at the local disk after the SFTP host and the
+    S3 store, removed their keys."""
+    for path in ("/etc/musicsim/backup/sftp_key", "/etc/musicsim/backup/known_hosts",
+                 "/etc/musicsim/backup/s3_credentials", "/etc/ssh/ssh_config.d/musicsim-backup.conf"):
+        assert not host.file(path).exists, path
+    assert "AWS_" not in host.file("/etc/musicsim/backup/restic.env").content_string
