@@ -175,9 +175,10 @@ def test_a_repository_whose_disk_is_not_mounted_fails_the_backup(host):
 
 
 def test_a_full_repository_disk_fails_the_backup_loudly(host):
-    # The repository on a small disk of its own (a tmpfs capped at 32 MB,
-    # mounted for this test only, never the machine's disk), 95% full: 1.6
-    # MB left, less than the 2 MB of new data the site has made.
+    # A new repository on a small disk of its own (a tmpfs capped at 64 MB,
+    # mounted for this test only, never the machine's disk), 95% full: 3.2
+    # MB left, less than the site's data with the 4 MB the site has just
+    # made; the whole disk is room enough for it.
     disk = "/srv/small-disk"
     new_data = "/opt/musicsim/megapi/new-data.bin"
     env = f"RESTIC_REPOSITORY={disk}/repository RESTIC_PASSWORD_FILE=/etc/musicsim/backup/password"
@@ -185,8 +186,8 @@ def test_a_full_repository_disk_fails_the_backup_loudly(host):
     run = (f"systemd-run --wait --collect --pipe --quiet --setenv=RESTIC_REPOSITORY={disk}/repository"
            " --setenv=RESTIC_PASSWORD_FILE=/etc/musicsim/backup/password /usr/local/lib/musicsim/musicsim-backup run")
     good = metrics(host)["musicsim_backup_last_success_timestamp_seconds"]
-    host.check_output(f"mkdir -p {disk} && mount -t tmpfs -o size=32m,mode=0700 small-disk {disk}")
-    host.check_output(f"head -c 2000000 /dev/urandom > {new_data}")
+    host.check_output(f"mkdir -p {disk} && mount -t tmpfs -o size=64m,mode=0700 small-disk {disk}")
+    host.check_output(f"head -c 4000000 /dev/urandom > {new_data}")
     try:
         host.check_output(f"{env} restic init")
         size, used = map(int, host.check_output(f"stat -f -c '%b %S' {disk} | awk '{{print $1 * $2}}'; du -sb {disk} | cut -f1").split())
@@ -282,10 +283,17 @@ def test_a_restore_onto_a_machine_with_data_is_refused(host):
 
 
 # Where each repository's files are, on the machine that keeps them.
+REPOSITORIES = {
+    "local": "/srv/outside/backup-repository",
+    "sftp": "sftp:restic@10.98.0.10:/srv/sftp/musicsim",
+    "s3": "s3:http://10.98.0.11:9000/musicsim-backup",
+}
+# Each remote repository's files, relative to it, on the machine that
+# keeps them. s3rver keeps each object as KEY._S3rver_object.
 REMOTE_FILES = {
-    "sftp": "docker exec lan-sftp find /srv/sftp/musicsim -type f",
-    # s3rver keeps each object as KEY._S3rver_object, beside its metadata.
-    "s3": "docker exec lan-s3 find /data/musicsim-backup -type f -name '*._S3rver_object'",
+    "sftp": "docker exec lan-sftp find /srv/sftp/musicsim -type f -printf '%P\\n'",
+    "s3": "docker exec lan-s3 sh -c \"find /data/musicsim-backup -type f -name '*._S3rver_object' -printf '%P\\n'"
+          " | sed 's/._S3rver_object$//'\"",
 }
 
 
@@ -297,6 +305,7 @@ def test_a_lost_machine_comes_back_from_its_backup(host, repository):
     files are the same."""
     record = json.loads(host.file(f"/var/tmp/restore-{repository}.json").content_string)
     print(f"\nrestore from {record['repository']}: {record['seconds']:.1f} s")
+    assert record["repository"] == REPOSITORIES[repository]
     tags = {tag for snapshot in record["snapshots"] for tag in snapshot["tags"]}
     assert {"db:megapi", "db:mlflow", "db:grafana", "files"} <= tags, tags
     lines = record["before"].splitlines()
@@ -306,11 +315,12 @@ def test_a_lost_machine_comes_back_from_its_backup(host, repository):
     assert check == "ok" and (rows, amount) == (ledger_rows, ledger_amount) and int(rows) > 0
     assert record["after"] == record["before"]
     if repository in REMOTE_FILES:
-        # The snapshots are on the other machine, encrypted: its files hold
-        # none of the data's names.
+        # The snapshots are on the other machine, as restic lays out a
+        # repository: its config, keys, snapshots and packs of data.
         files = host.check_output(REMOTE_FILES[repository]).splitlines()
-        assert sum("/snapshots/" in name for name in files) == len(record["snapshots"]), files
-        assert any("/data/" in name for name in files)
+        assert "config" in files, files
+        assert sum(name.startswith("snapshots/") for name in files) == len(record["snapshots"]), files
+        assert any(name.startswith("data/") for name in files), files
 
 
 def test_a_repository_moved_elsewhere_leaves_no_key_behind(host):
@@ -319,4 +329,5 @@ def test_a_repository_moved_elsewhere_leaves_no_key_behind(host):
     for path in ("/etc/musicsim/backup/sftp_key", "/etc/musicsim/backup/known_hosts",
                  "/etc/musicsim/backup/s3_credentials", "/etc/ssh/ssh_config.d/musicsim-backup.conf"):
         assert not host.file(path).exists, path
-    assert "AWS_" not in host.file("/etc/musicsim/backup/restic.env").content_string
+    settings = host.file("/etc/musicsim/backup/restic.env").content_string
+    assert f"RESTIC_REPOSITORY={REPOSITORIES['local']}\n" in settings and "AWS_" not in settings

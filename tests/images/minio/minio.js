@@ -6,10 +6,11 @@
 //   alone checks only the key ID, so the signature is verified here); the
 //   payload hash is taken as declared, not recomputed;
 // - bodies sent in signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, as the
-//   MinIO Go SDK, restic's, sends them over plain HTTP), and their unsigned
-//   and trailer variants: each chunk's signature verified, the chunks
-//   joined, trailers dropped, and the object stored as sent (s3rver alone
-//   would store the chunk framing with it);
+//   MinIO Go SDK, restic's, sends them over plain HTTP), and the two
+//   variants with trailing checksums: each chunk's signature verified, the
+//   chunks joined and the object stored as sent (s3rver alone would store
+//   the chunk framing with it); the trailers are dropped unchecked (their
+//   checksums and x-amz-trailer-signature);
 // - objects kept on disk under DIR, so a backup of the volume is real;
 // - GET /minio/health/live and /minio/health/ready (200 once serving);
 // - a console address that answers HTTP (a page, not MinIO's console).
@@ -78,6 +79,10 @@ function signatureError(req, user, password) {
   return ok ? null : 'SignatureDoesNotMatch';
 }
 
+// The chunked payloads S3 defines (x-amz-content-sha256).
+const STREAMING = new Set(['STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER',
+  'STREAMING-UNSIGNED-PAYLOAD-TRAILER']);
+
 // A body in aws-chunked framing: "SIZE[;chunk-signature=SIG]\r\nDATA\r\n"
 // again and again, a chunk of size 0 last, then trailer lines (checksums)
 // and an empty line. Returns the data, or null when the framing or a
@@ -102,7 +107,11 @@ function decodeChunks(body, signing, signed) {
       previous = expected;
     }
     at = eol + 2 + size;
-    if (size === 0) return Buffer.concat(parts);
+    if (size === 0) {
+      // Trailer lines ("name:value"), then an empty line, and nothing more.
+      const rest = body.toString('latin1', at);
+      return /^([A-Za-z0-9-]+:[^\r\n]*\r\n)*\r\n$/.test(rest) ? Buffer.concat(parts) : null;
+    }
     if (body.toString('latin1', at, at + 2) !== '\r\n') return null;
     at += 2;
     parts.push(data);
@@ -115,6 +124,7 @@ function dechunked(req, data) {
     'x-amz-content-sha256': sha256(data) };
   delete headers['x-amz-decoded-content-length'];
   delete headers['x-amz-trailer'];
+  delete headers['transfer-encoding'];
   const encoding = (headers['content-encoding'] || '').split(',').map((e) => e.trim())
     .filter((e) => e && e !== 'aws-chunked');
   if (encoding.length) headers['content-encoding'] = encoding.join(', ');
@@ -129,8 +139,8 @@ function dechunked(req, data) {
   });
 }
 
-function s3Error(res, code) {
-  res.writeHead(403, { 'Content-Type': 'application/xml' });
+function s3Error(res, code, status = 403) {
+  res.writeHead(status, { 'Content-Type': 'application/xml' });
   res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${code}</Message></Error>`);
 }
 
@@ -172,13 +182,21 @@ function main() {
       handle(req, res);
       return;
     }
+    if (!STREAMING.has(payload)) {
+      s3Error(res, 'NotImplemented', 501);
+      return;
+    }
+    const declared = req.headers['x-amz-decoded-content-length'];
+    if (declared === undefined) {
+      s3Error(res, 'MissingContentLength', 411);
+      return;
+    }
     const chunks = [];
     req.on('data', (chunk) => chunks.push(chunk));
     req.on('end', () => {
-      const data = decodeChunks(Buffer.concat(chunks), req.s3Signing, payload.startsWith('STREAMING-AWS4-HMAC-SHA256-PAYLOAD'));
-      const declared = req.headers['x-amz-decoded-content-length'];
-      if (data === null || (declared !== undefined && Number(declared) !== data.length)) {
-        s3Error(res, 'SignatureDoesNotMatch');
+      const data = decodeChunks(Buffer.concat(chunks), req.s3Signing, payload !== 'STREAMING-UNSIGNED-PAYLOAD-TRAILER');
+      if (data === null || Number(declared) !== data.length) {
+        s3Error(res, data === null ? 'SignatureDoesNotMatch' : 'IncompleteBody', data === null ? 403 : 400);
         return;
       }
       handle(dechunked(req, data), res);
