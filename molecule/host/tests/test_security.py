@@ -119,7 +119,9 @@ def test_failed_logins_get_the_client_banned(host):
     address is banned, and then even the admin's key cannot reach sshd from
     it; the ignored address still gets in."""
     for attempt in range(4):
-        from_client(host, f"{SSH_BANNED} -i /root/admin_key intruder{attempt}@{SERVER} true")
+        # Bounded: a ban that lands during an attempt's login drops its
+        # packets, and ssh would then wait for TCP to give up (15 min).
+        from_client(host, f"timeout 20 {SSH_BANNED} -i /root/admin_key intruder{attempt}@{SERVER} true")
     for _ in range(30):
         status = host.check_output("fail2ban-client status sshd")
         if "10.99.0.2" in status:
