@@ -23,11 +23,11 @@ ENGINES = {
     "Docker's repository, docker-ce 29 (Debian 12)": ("1.44", "1.52"),
 }
 
-# Each client image variable, then per release the API version it asks for;
+# Each client image (its key in versions.yml), then per release the API version it asks for;
 # "negotiates" when it asks the engine for its version first and speaks that
 # (the Docker SDKs' version negotiation).
 CLIENTS = {
-    ("exporters", "exporters_cadvisor_image"): {
+    "exporters_cadvisor": {
         # vendor/github.com/docker/docker client pinned to 1.41.
         "gcr.io/cadvisor/cadvisor:v0.49.1": "1.41",
         # Built against Docker 29's client, which needs 1.44 (google/cadvisor#3790).
@@ -42,8 +42,9 @@ def version(text):
     return tuple(int(part) for part in text.split("."))
 
 
-def pinned(role, variable):
-    return yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())[variable]
+def pinned(key):
+    """The image versions.yml pins (tests/test_versions.py: the roles read it there)."""
+    return yaml.safe_load((ROOT / "versions.yml").read_text())["images"][key]
 
 
 def refused(speaks):
@@ -55,17 +56,17 @@ def refused(speaks):
             if speaks is not None and not version(oldest) <= version(speaks) <= version(newest)]
 
 
-@pytest.mark.parametrize("role,variable", CLIENTS)
-def test_every_engine_accepts_the_pinned_client(role, variable):
-    image = pinned(role, variable)
-    known = CLIENTS[(role, variable)]
+@pytest.mark.parametrize("key", CLIENTS)
+def test_every_engine_accepts_the_pinned_client(key):
+    image = pinned(key)
+    known = CLIENTS[key]
     assert image in known, (
-        f"{variable} is {image}: add the Docker API version that release speaks (its source) to CLIENTS")
+        f"images.{key} is {image}: add the Docker API version that release speaks (its source) to CLIENTS")
     assert not refused(known[image]), f"{image} speaks Docker API {known[image]}, which {refused(known[image])} refuse"
 
 
 def test_the_old_cadvisor_pin_would_fail():
     """The check above is not empty: the release pinned before is refused by
     Docker 29, and by nothing else."""
-    old = CLIENTS[("exporters", "exporters_cadvisor_image")]["gcr.io/cadvisor/cadvisor:v0.49.1"]
+    old = CLIENTS["exporters_cadvisor"]["gcr.io/cadvisor/cadvisor:v0.49.1"]
     assert refused(old) == ["Ubuntu 24.04 docker.io 29.1", "Docker's repository, docker-ce 29 (Debian 12)"]

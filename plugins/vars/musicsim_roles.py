@@ -14,7 +14,9 @@ every play:
   order of the plays site.yml imports (read from those plays);
 - `site_role_defaults`: every role's defaults, by variable name, so a
   declaration can name a role's path the way the role resolves it
-  (`megapi_project_dir | default(site_role_defaults.megapi_project_dir)`).
+  (`megapi_project_dir | default(site_role_defaults.megapi_project_dir)`);
+- `site_versions`: versions.yml, every version the site runs, which the
+  roles' defaults read (`proxy_image: "{{ site_versions.images.proxy }}"`).
 
 group_vars/all/main.yml derives the site's lists from these
 (plugins/filter/musicsim_site.py). ansible.cfg (`vars_plugins`) and
@@ -30,9 +32,9 @@ DOCUMENTATION = """
     name: musicsim_roles
     short_description: every role's declaration of what it owns, for every machine
     description:
-      - Loads roles/*/meta/site.yml, roles/*/defaults/main.yml and the plays
-        of site.yml, and sets site_roles, site_role_groups and
-        site_role_defaults for the group all.
+      - Loads roles/*/meta/site.yml, roles/*/defaults/main.yml, the plays
+        of site.yml and versions.yml, and sets site_roles, site_role_groups,
+        site_role_defaults and site_versions for the group all.
 """
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -73,11 +75,12 @@ def site_vars(loader, project=PROJECT):
         "site_roles": declarations,
         "site_role_groups": role_groups(loader, project),
         "site_role_defaults": defaults,
+        "site_versions": _load(loader, project / "versions.yml"),
     }
 
 
 class VarsModule(BaseVarsPlugin):
-    """Sets the three variables on the group all, from the project's files,
+    """Sets the four variables on the group all, from the project's files,
     read once per run (Ansible asks again for every task)."""
 
     is_stateless = True
