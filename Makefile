@@ -21,7 +21,7 @@ export NO_COLOR ?= 1
 # lane runs `make bench` and `make demo` as a newcomer does, then their
 # checks on that host (tests/harness/demo-step.sh); `molecule test -s site`
 # (or exposure, disaster-recovery) runs one of them through Molecule alone.
-SITE_SCENARIOS := site exposure disaster-recovery
+SITE_SCENARIOS := site exposure disaster-recovery upgrade
 ROLE_SCENARIOS := $(filter-out $(SITE_SCENARIOS),$(notdir $(patsubst %/,%,$(dir $(wildcard molecule/*/molecule.yml)))))
 # The unit tests (pytest) and the linters run beside them, as two more
 # lanes. With several at a time, tests/harness/run-scenarios.sh starts the

@@ -1,5 +1,6 @@
 """Every role has the shape the project promises, and its docs stay true."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,15 @@ def _playbook_roles(path):
 
 
 def _scenario_roles(scenario):
-    """The roles a scenario's converge applies, less those it skips by tag."""
+    """The roles a scenario's converge applies, less those it skips by tag,
+    and those of the project's playbooks its plays run (the upgrade
+    scenario runs playbooks/upgrade.yml as a user does, as a command)."""
     skipped = (_load(scenario / "molecule.yml").get("provisioner", {}).get("options", {})
                .get("skip-tags", ""))
-    return _playbook_roles(scenario / "converge.yml") - set(skipped.split(","))
+    run = {name for path in scenario.glob("*.yml")
+           for name in re.findall(r"\.\./\.\./playbooks/([\w-]+\.yml)['\"]", path.read_text())}
+    return ((_playbook_roles(scenario / "converge.yml") - set(skipped.split(",")))
+            | {role for name in run for role in _playbook_roles(ROOT / "playbooks" / name)})
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -32,6 +32,11 @@
 #                healthy, and the data fingerprinted again
 #                (molecule/disaster-recovery/side_effect.yml)
 #   verify-restore  molecule/disaster-recovery/tests: nothing lost
+#   upgrade      on the restored host, playbooks/upgrade.yml to a megapi
+#                version that damages its data and fails, which must be
+#                rolled back, then to one that works, the data fingerprinted
+#                after each (molecule/upgrade/side_effect.yml)
+#   verify-upgrade  molecule/upgrade/tests: the rollback, the data as before
 #   destroy      make demo-destroy
 # The make commands run at -vvv with every play's output kept by Ansible
 # (ANSIBLE_LOG_PATH), as in the site scenario: its tests look for the
@@ -83,11 +88,17 @@ restore)
 verify-restore)
     testinfra -s molecule/disaster-recovery/tests
     ;;
+upgrade)
+    ansible-playbook -i inventories/local molecule/upgrade/side_effect.yml
+    ;;
+verify-upgrade)
+    testinfra -s molecule/upgrade/tests
+    ;;
 destroy)
     make --no-print-directory demo-destroy
     ;;
 *)
-    echo "usage: $0 bench|bad-change|verify|audit|exposure|backup|disaster|rebuild|restore|verify-restore|destroy" >&2
+    echo "usage: $0 bench|bad-change|verify|audit|exposure|backup|disaster|rebuild|restore|verify-restore|upgrade|verify-upgrade|destroy" >&2
     exit 2
     ;;
 esac

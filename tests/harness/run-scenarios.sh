@@ -28,7 +28,7 @@ export MUSICSIM_STEP_LOGS=${MUSICSIM_STEP_LOGS:-$PWD/.cache/molecule-logs}
 # else the usual ones, with side_effect when the scenario has one.
 scenario_steps() {
     case $1 in
-    demo) echo bench bad-change verify audit exposure backup disaster rebuild restore verify-restore; return ;;
+    demo) echo bench bad-change verify audit exposure backup disaster rebuild restore verify-restore upgrade verify-upgrade; return ;;
     pytest) echo unit; return ;;
     lint) echo yamllint ansible-lint syntax-check lock docs; return ;;
     esac
