@@ -94,8 +94,11 @@ docker-host-image: venv image
 	tests/harness/docker-host-image.sh
 
 # The service images tests run instead of the official ones (tests/images/).
+# Their two slim bases, Debian 13 and 12, built at once (each waits on the
+# mirror more than on a core).
 images: venv engine
-	tests/harness/base-image.sh service
+	tests/harness/base-image.sh service-bookworm & bookworm=$$!; \
+	  tests/harness/base-image.sh service; rc=$$?; wait $$bookworm && [ $$rc -eq 0 ]
 	tests/harness/build_images.py
 
 # The service images loaded once into a store that new test hosts' engines

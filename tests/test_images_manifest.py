@@ -18,7 +18,8 @@ KINDS = {"real", "fixture", "stand-in"}
 @pytest.mark.parametrize("name", MANIFEST)
 def test_entry_is_complete(name):
     entry = MANIFEST[name]
-    assert set(entry) == {"tag", "official", "kind"}, name
+    assert {"tag", "official", "kind"} <= set(entry) <= {"tag", "official", "kind", "base", "context", "args"}, name
+    assert entry.get("base", "trixie") in {"trixie", "bookworm"}, name
     assert entry["kind"] in KINDS, name
     # Local tags only, each pinned: never a registry name, never latest.
     assert re.fullmatch(r"musicsim-test/[a-z0-9-]+:[0-9][\w.-]*", entry["tag"]), entry["tag"]
@@ -26,10 +27,19 @@ def test_entry_is_complete(name):
 
 @pytest.mark.parametrize("name", MANIFEST)
 def test_built_on_the_service_base(name):
-    dockerfile = (IMAGES / name / "Dockerfile").read_text()
+    entry = MANIFEST[name]
+    dockerfile = (IMAGES / entry.get("context", name) / "Dockerfile").read_text()
     froms = re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
+    # A recipe built on more than one base takes it as ARG BASE, whose
+    # default is Debian 13's; build_images.py gives the entry's.
+    default = re.search(r"^ARG BASE=(\S+)", dockerfile, re.MULTILINE)
+    froms = [default.group(1) if default and f == "${BASE}" else f for f in froms]
     # Build stages too: every layer shared by all images comes from the base.
     assert froms and set(froms) == {"musicsim-test/service-base:trixie"}, name
+    if "base" in entry:
+        assert default, f"{name} names a base: its recipe takes ARG BASE"
+    for arg in entry.get("args", {}):
+        assert re.search(rf"^ARG {arg}=", dockerfile, re.MULTILINE), (name, arg)
 
 
 @pytest.mark.parametrize("name", MANIFEST)
@@ -49,5 +59,5 @@ def test_documented(name):
 
 def test_no_stray_folders():
     folders = {p.name for p in IMAGES.iterdir() if p.is_dir()}
-    assert folders == set(MANIFEST)
+    assert folders == {entry.get("context", name) for name, entry in MANIFEST.items()}
     assert {p.name for p in CHECKS.iterdir() if p.is_dir()} == set(MANIFEST)

@@ -7,6 +7,9 @@
 #   service  the slim Debian 13 base, no init system, that every service
 #            image under tests/images/ is built on
 #            (musicsim-test/service-base:trixie)
+#   service-bookworm  the same on Debian 12, for the images of an older
+#            release's packages (PostgreSQL 15: the upgrade from it is
+#            tested) (musicsim-test/service-base:bookworm)
 #   bookworm Debian 12 with systemd, what Raspberry Pi OS bookworm is under
 #            its Pi packages (their archive cannot be reached from the test
 #            machines): the raspberry-pi scenario's host
@@ -26,10 +29,13 @@
 # unchanged an existing image is reused (a build takes a minute or two, an
 # emulated one about six).
 #
-# Usage: [MUSICSIM_ARCH=arm64] base-image.sh [host|service|bookworm|noble]
+# Usage: [MUSICSIM_ARCH=arm64] base-image.sh [host|service|service-bookworm|bookworm|noble]
 set -eu
 
 flavour=${1:-host}
+# Service bases are slim (no init system, no documentation) and carry the
+# build machine's CA bundle; host images are systemd machines.
+slim=no
 suite=trixie
 arch=$(dpkg --print-architecture)
 # What a fresh Raspberry Pi OS or Ubuntu install has that matters here:
@@ -40,8 +46,10 @@ host)
     image=${MUSICSIM_TEST_IMAGE:-musicsim-test/debian13:trixie}
     packages=$host_packages
     ;;
-service)
+service | service-bookworm)
     image=musicsim-test/service-base:trixie
+    [ "$flavour" = service ] || { suite=bookworm; image=musicsim-test/service-base:bookworm; }
+    slim=yes
     # Python is in the base because most service images need it, and a layer
     # shared by all of them is loaded into a test host only once.
     packages=python3,ca-certificates
@@ -59,7 +67,7 @@ noble)
     packages=$host_packages
     ;;
 *)
-    echo "usage: $0 [host|service|bookworm|noble]" >&2
+    echo "usage: $0 [host|service|service-bookworm|bookworm|noble]" >&2
     exit 2
     ;;
 esac
@@ -82,7 +90,7 @@ fi
 # The build machine's CA bundle goes into service images: PyPI and npm are
 # reached through a TLS-intercepting proxy on some networks (this one too).
 ca_bundle=/etc/ssl/certs/ca-certificates.crt
-recipe=$(cat "$0"; echo "$flavour $suite $arch $packages $mirror"; [ "$flavour" != service ] || cat "$ca_bundle")
+recipe=$(cat "$0"; echo "$flavour $suite $arch $packages $mirror"; [ "$slim" = no ] || cat "$ca_bundle")
 hash=$(printf '%s' "$recipe" | sha256sum | cut -c1-16)
 
 current=$(docker image inspect --format '{{index .Config.Labels "org.musicsim.recipe"}}' "$image" 2>/dev/null || true)
@@ -196,7 +204,7 @@ fi
 # Keep the image small: no apt lists or caches; hosts run apt-get update.
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
 
-if [ "$flavour" != service ]; then
+if [ "$slim" = no ]; then
     # systemd units that cannot work in a container only add noise and delay.
     for unit in getty.target console-getty.service systemd-firstboot.service; do
         ln -sf /dev/null "$root/etc/systemd/system/$unit"

@@ -2,9 +2,12 @@
 """Build the service images the tests run, without any container registry.
 
 Every image listed in tests/images/images.yml is built from its folder on the
-slim Debian 13 base (tests/harness/base-image.sh service). An image carries a
-label with the hash of its recipe (the folder's files and the base image's
-ID); while the recipe is unchanged the existing image is kept.
+slim Debian 13 base (tests/harness/base-image.sh service), or Debian 12's for
+an entry with `base: bookworm`; an entry with `context` and `args` builds
+another folder's recipe with other build arguments (PostgreSQL 15 from the
+PostgreSQL folder). An image carries a label with the hash of its recipe
+(the folder's files, the arguments and the base image's ID); while the
+recipe is unchanged the existing image is kept.
 
     build_images.py [NAME...]     build these (default: every image)
 
@@ -26,7 +29,11 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 IMAGES_DIR = ROOT / "tests" / "images"
-BASE_IMAGE = "musicsim-test/service-base:trixie"
+# The slim bases by release, and the flavour of base-image.sh that builds each.
+BASES = {
+    "trixie": ("musicsim-test/service-base:trixie", "service"),
+    "bookworm": ("musicsim-test/service-base:bookworm", "service-bookworm"),
+}
 LABEL = "org.musicsim.recipe"
 
 
@@ -46,9 +53,12 @@ def docker(*args, check=True):
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def recipe_hash(context, base_id):
-    """Hash of every file in the build folder (path, mode and content)."""
+def recipe_hash(context, base_id, args):
+    """Hash of the base, the build arguments and every file in the build
+    folder (path, mode and content)."""
     digest = hashlib.sha256(base_id.encode())
+    if args:
+        digest.update(repr(sorted(args.items())).encode())
     for path in sorted(p for p in context.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(context)).encode())
         digest.update(oct(path.stat().st_mode & 0o777).encode())
@@ -56,11 +66,15 @@ def recipe_hash(context, base_id):
     return digest.hexdigest()[:16]
 
 
-def build(name, entry, base_id):
+def build(name, entry, base_ids):
     """Build one image unless its recipe is unchanged; return a report line."""
-    context = IMAGES_DIR / name
+    context = IMAGES_DIR / entry.get("context", name)
     tag = entry["tag"]
-    wanted = recipe_hash(context, base_id)
+    base_image = BASES[entry.get("base", "trixie")][0]
+    # The base is a build argument (ARG BASE) for a recipe built on more
+    # than one; the others name theirs in FROM.
+    args = dict(entry.get("args", {}), **({"BASE": base_image} if "base" in entry else {}))
+    wanted = recipe_hash(context, base_ids[base_image], args)
     current = docker(
         "image", "inspect", "--format",
         "{{ index .Config.Labels \"%s\" }}" % LABEL, tag, check=False,
@@ -69,7 +83,8 @@ def build(name, entry, base_id):
     if current == wanted:
         action = "kept"
     else:
-        docker("build", "--quiet", "--label", f"{LABEL}={wanted}",
+        build_args = [f"--build-arg={key}={value}" for key, value in args.items()]
+        docker("build", "--quiet", "--label", f"{LABEL}={wanted}", *build_args,
                "--tag", tag, str(context))
         action = "built"
     seconds = time.monotonic() - start
@@ -85,16 +100,20 @@ def main(argv):
         print(f"unknown image(s): {', '.join(unknown)}; "
               f"known: {', '.join(manifest)}", file=sys.stderr)
         return 2
-    base_id = docker("image", "inspect", "--format", "{{ .Id }}", BASE_IMAGE,
-                     check=False)
-    if not base_id:
-        print(f"{BASE_IMAGE} is missing: run tests/harness/base-image.sh service",
-              file=sys.stderr)
-        return 1
+    base_ids = {}
+    for base_image, flavour in BASES.values():
+        base_ids[base_image] = docker("image", "inspect", "--format", "{{ .Id }}",
+                                      base_image, check=False)
+        needed = any(BASES[manifest[name].get("base", "trixie")][0] == base_image
+                     for name in names)
+        if needed and not base_ids[base_image]:
+            print(f"{base_image} is missing: run tests/harness/base-image.sh {flavour}",
+                  file=sys.stderr)
+            return 1
     failed = []
     jobs = int(os.environ.get("MUSICSIM_BUILD_JOBS", "2"))
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        builds = {pool.submit(build, name, manifest[name], base_id): name for name in names}
+        builds = {pool.submit(build, name, manifest[name], base_ids): name for name in names}
         for done in concurrent.futures.as_completed(builds):
             name = builds[done]
             try:

@@ -48,6 +48,18 @@ def test_postgres_ran_initdb_and_answers_over_tcp(host):
     assert out == "written by initdb.d"
 
 
+def test_postgres_15_is_debian_12s_with_the_same_contract(host):
+    # The megapi role's major upgrade starts from it: its data directory
+    # says 15, and the init script and password login work as on 17.
+    out = host.check_output(
+        "docker exec -e PGPASSWORD=throwaway-test-password check-postgres-15 "
+        "psql -h check-postgres-15 -U megapi -d music -tAc "
+        "\"SELECT current_setting('server_version_num')::int / 10000, note FROM probe\""
+    )
+    assert out == "15|written by initdb.d"
+    assert host.check_output("docker exec check-postgres-15 cat /var/lib/postgresql/data/PG_VERSION") == "15"
+
+
 def test_postgres_refuses_a_wrong_password(host):
     result = host.run(
         "docker exec -e PGPASSWORD=wrong check-postgres "
