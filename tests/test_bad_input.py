@@ -171,6 +171,11 @@ CASES = [
      "vault_megapi_db_reader_password"),
     ("megapi-registry-port-is-not-a-tag", "megapi", {"megapi_postgres_image": "registry.lan:5000/postgres"},
      "megapi_postgres_image"),
+    # Postgres 18's images keep their data where the role does not mount it.
+    ("megapi-postgres-18", "megapi", {"megapi_postgres_image": "postgres:18.1-alpine"},
+     "megapi_postgres_image's tag must begin with Postgres's major version"),
+    ("megapi-postgres-tag-without-major", "megapi", {"megapi_postgres_image": "postgres:alpine"},
+     "megapi_postgres_image's tag must begin with Postgres's major version"),
     # This machine's own address, outside the LAN the site declares: the
     # check reads the same ranges as the firewall (site_lan_ranges).
     ("megapi-published-outside-the-lan-ranges", "megapi",
