@@ -2,8 +2,8 @@
 the API writes and reads Postgres and MinIO, the buckets megapi expects
 exist, a Prometheus on the edge network scrapes megapi's /metrics, Postgres
 and MinIO are not reachable from outside the host, the env files are root's
-alone and never printed by a play, and a new revision rebuilds and recreates
-megapi alone."""
+alone and never printed by a play, a new revision rebuilds and recreates
+megapi alone, and a new major version of Postgres keeps every row."""
 
 import json
 import os
@@ -207,3 +207,44 @@ def test_megapi_is_built_from_the_checkout_with_the_maintained_dockerfile(host):
     assert host.check_output("git -C /opt/musicsim/megapi/src rev-parse HEAD") == \
         host.check_output("git -C /srv/fixture-megapi rev-parse rev-b")
     assert host.check_output("git -C /opt/musicsim/megapi/src status --porcelain") == ""
+
+
+def test_a_new_major_version_of_postgres_keeps_every_row(host):
+    # side_effect.yml (postgres-major.yml) moved the inventory from Postgres
+    # 15 to 17: every table's row count and the MD5 of its rows are the same
+    # on 17, and 15's data is kept aside, whole.
+    upgrade = json.loads(host.file("/var/tmp/postgres-major.json").content_string)
+    assert upgrade["version_before"].startswith("15") and upgrade["version_after"].startswith("17")
+    tables = dict(item.split("=") for item in upgrade["rows_before"].split())
+    # The premise: the tables hold rows (the admin, the canary of the
+    # revision change), so a load that lost them would show.
+    assert {"users", "canary"} <= set(tables) and tables["users"].split(":")[0] != "0", tables
+    assert upgrade["rows_after"] == upgrade["rows_before"]
+    assert upgrade["upgraded"]["megapi-postgres"]["image"] == "musicsim-test/postgres:17"
+    assert host.check_output("docker exec megapi-postgres cat /var/lib/postgresql/data/PG_VERSION") == "17"
+    # Set aside beside the volume's data directory, with its version; the
+    # upgrade finished: no note of a dump left to load.
+    assert upgrade["kept"] == ["_data", upgrade["kept"][1]] and upgrade["kept"][1].startswith("postgres-15-"), \
+        upgrade["kept"]
+    assert upgrade["kept_version"] == "15" and upgrade["kept_mode"] == "0700"
+    # The role's whole run, the dump and the load included (a test
+    # database: a real one takes longer, in proportion to its size).
+    assert 0 < float(upgrade["seconds"]) < 240, upgrade["seconds"]
+
+
+def test_a_preview_of_the_upgrade_changes_nothing(host):
+    upgrade = json.loads(host.file("/var/tmp/postgres-major.json").content_string)
+    assert upgrade["previewed"] == upgrade["start"], "the check-mode run touched the stack"
+    assert upgrade["version_before"].startswith("15"), "the preview upgraded Postgres"
+
+
+def test_postgres_upgraded_runs_again_without_a_change(host):
+    upgrade = json.loads(host.file("/var/tmp/postgres-major.json").content_string)
+    assert upgrade["again"] == upgrade["upgraded"], "the second run restarted a container"
+
+
+def test_a_step_back_to_an_older_postgres_is_refused_before_any_change(host):
+    upgrade = json.loads(host.file("/var/tmp/postgres-major.json").content_string)
+    assert upgrade["refusal"].startswith("Check that Postgres can read its data, or upgrade it:"), upgrade["refusal"]
+    assert "from its version 17" in upgrade["refusal"] and "megapi_postgres_image" in upgrade["refusal"]
+    assert upgrade["refused"] == upgrade["again"], "the refused run changed the stack"
