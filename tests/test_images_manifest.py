@@ -13,13 +13,18 @@ IMAGES = ROOT / "tests" / "images"
 CHECKS = ROOT / "molecule" / "images" / "checks"
 MANIFEST = yaml.safe_load((IMAGES / "images.yml").read_text())["images"]
 KINDS = {"real", "fixture", "stand-in"}
+UPSTREAM = ROOT.parent / "shared" / "upstream"
 
 
 @pytest.mark.parametrize("name", MANIFEST)
 def test_entry_is_complete(name):
     entry = MANIFEST[name]
-    assert {"tag", "official", "kind"} <= set(entry) <= {"tag", "official", "kind", "base", "context", "args"}, name
+    assert {"tag", "official", "kind"} <= set(entry) <= {"tag", "official", "kind", "base", "context", "args",
+                                                         "upstream"}, name
     assert entry.get("base", "trixie") in {"trixie", "bookworm"}, name
+    if "upstream" in entry:
+        # A snapshot of upstream's source, beside the clone as CI lays it.
+        assert (UPSTREAM / entry["upstream"]).is_file(), (name, entry["upstream"])
     assert entry["kind"] in KINDS, name
     # Local tags only, each pinned: never a registry name, never latest.
     assert re.fullmatch(r"musicsim-test/[a-z0-9-]+:[0-9][\w.-]*", entry["tag"]), entry["tag"]

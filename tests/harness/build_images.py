@@ -5,7 +5,9 @@ Every image listed in tests/images/images.yml is built from its folder on the
 slim Debian 13 base (tests/harness/base-image.sh service), or Debian 12's for
 an entry with `base: bookworm`; an entry with `context` and `args` builds
 another folder's recipe with other build arguments (PostgreSQL 15 from the
-PostgreSQL folder). An image carries a label with the hash of its recipe
+PostgreSQL folder); an entry with `upstream` gets that file of the upstream
+snapshots (../shared/upstream, or MUSICSIM_UPSTREAM_DIR) in its build
+folder as upstream.tar.gz (nginx-proxy-manager's release). An image carries a label with the hash of its recipe
 (the folder's files, the arguments and the base image's ID); while the
 recipe is unchanged the existing image is kept.
 
@@ -21,8 +23,10 @@ import concurrent.futures
 import hashlib
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import yaml
@@ -35,6 +39,8 @@ BASES = {
     "bookworm": ("musicsim-test/service-base:bookworm", "service-bookworm"),
 }
 LABEL = "org.musicsim.recipe"
+# Upstream's source snapshots, laid beside the clone (CI does the same).
+UPSTREAM_DIR = pathlib.Path(os.environ.get("MUSICSIM_UPSTREAM_DIR", ROOT.parent / "shared" / "upstream"))
 
 
 def load_manifest():
@@ -53,12 +59,14 @@ def docker(*args, check=True):
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def recipe_hash(context, base_id, args):
-    """Hash of the base, the build arguments and every file in the build
-    folder (path, mode and content)."""
+def recipe_hash(context, base_id, args, upstream=None):
+    """Hash of the base, the build arguments, the upstream source and every
+    file in the build folder (path, mode and content)."""
     digest = hashlib.sha256(base_id.encode())
     if args:
         digest.update(repr(sorted(args.items())).encode())
+    if upstream:
+        digest.update(upstream.read_bytes())
     for path in sorted(p for p in context.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(context)).encode())
         digest.update(oct(path.stat().st_mode & 0o777).encode())
@@ -74,7 +82,11 @@ def build(name, entry, base_ids):
     # The base is a build argument (ARG BASE) for a recipe built on more
     # than one; the others name theirs in FROM.
     args = dict(entry.get("args", {}), **({"BASE": base_image} if "base" in entry else {}))
-    wanted = recipe_hash(context, base_ids[base_image], args)
+    upstream = UPSTREAM_DIR / entry["upstream"] if "upstream" in entry else None
+    if upstream and not upstream.is_file():
+        raise RuntimeError(f"{upstream} is missing: the upstream snapshots "
+                           "(shared/upstream) belong beside the clone, or in MUSICSIM_UPSTREAM_DIR")
+    wanted = recipe_hash(context, base_ids[base_image], args, upstream)
     current = docker(
         "image", "inspect", "--format",
         "{{ index .Config.Labels \"%s\" }}" % LABEL, tag, check=False,
@@ -84,8 +96,15 @@ def build(name, entry, base_ids):
         action = "kept"
     else:
         build_args = [f"--build-arg={key}={value}" for key, value in args.items()]
-        docker("build", "--quiet", "--label", f"{LABEL}={wanted}", *build_args,
-               "--tag", tag, str(context))
+        with tempfile.TemporaryDirectory(prefix="musicsim-build-") as folder:
+            if upstream:
+                # The folder with the source beside its recipe: a build sees
+                # only its own folder.
+                context = pathlib.Path(folder) / "context"
+                shutil.copytree(IMAGES_DIR / entry.get("context", name), context)
+                shutil.copyfile(upstream, context / "upstream.tar.gz")
+            docker("build", "--quiet", "--label", f"{LABEL}={wanted}", *build_args,
+                   "--tag", tag, str(context))
         action = "built"
     seconds = time.monotonic() - start
     size = int(docker("image", "inspect", "--format", "{{ .Size }}", tag))
