@@ -4,7 +4,7 @@
 role's modules (npm_admin, npm_site).
 
 It speaks JSON, logs in with a token (POST /api/tokens), logs in again when
-the token has expired or the server answers 401, and turns every error into
+the token has expired or the server refuses it, and turns every error into
 NpmError carrying the server's own message.
 """
 
@@ -86,11 +86,13 @@ class NpmClient:
         return error.reason
 
     def call(self, method, path, body=None, timeout=None):
-        """An authenticated request; one new login when the token was refused."""
+        """An authenticated request; one new login when the token was refused
+        (upstream answers 400 "Token has expired": its AuthError is a 400)."""
         try:
             return self.send(method, path, body, self.token(), timeout)
         except NpmError as error:
-            if error.status != 401:
+            refused = error.status == 401 or (error.status == 400 and "token" in str(error.message).lower())
+            if not refused:
                 raise
             self._token = None
             return self.send(method, path, body, self.token(), timeout)
@@ -98,7 +100,7 @@ class NpmClient:
     # --- session ---------------------------------------------------------
     def status(self):
         """GET /api: {"status": "OK", "setup": bool, "version": {...}}, no login needed."""
-        return self.send("GET", "", None, None)
+        return self.send("GET", "/", None, None)
 
     def login(self, identity, secret):
         """A token for these credentials; NpmError (401) when they are refused."""
