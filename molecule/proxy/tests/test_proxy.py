@@ -1,7 +1,8 @@
-"""The proxy role on a test host: nginx-proxy-manager routes every declared
-subdomain to its upstream over HTTPS, keeps LAN-only routes from other
-clients, keeps its admin port off public addresses, and has no default
-admin left."""
+"""The proxy role on a test host: nginx-proxy-manager (built from its
+source) routes every declared subdomain to its upstream over HTTPS, with
+certificates certbot obtained from the ACME test server, keeps LAN-only
+routes from other clients, keeps its admin port off public addresses, and
+has no default admin left."""
 
 import json
 import shlex
@@ -13,15 +14,15 @@ ADMIN = ("admin@music-sim.test", "throwaway-proxy-password")
 
 # A request as a browser makes it, sent to the proxy's address with the
 # route's name (Host header and, over TLS, SNI). Prints the status line,
-# then the Location header or the body. The certificates come from the
-# stand-in's own authority, so they are read, not verified.
+# then the Location header or the body. Over TLS the certificate is
+# verified, name included, against the root the ACME test server issues
+# from (a browser's store holds Let's Encrypt's).
 REQUEST = r"""
 import socket, ssl, sys
-address, port, name, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+address, port, name, path, root = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 sock = socket.create_connection((address, port), timeout=10)
 if port == 443:
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context = ssl.create_default_context(cadata=root)
     sock = context.wrap_socket(sock, server_hostname=name)
 sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {name}\r\n\r\n".encode())
 reply = b"".join(iter(lambda: sock.recv(4096), b"")).decode(errors="replace")
@@ -33,6 +34,13 @@ print(location[0] if location else body.strip())
 """
 
 
+def acme_root(host):
+    """The root certificate the ACME test server issues from (new on each of
+    its starts), read from its management API."""
+    return host.check_output(
+        "docker exec pebble curl -sf --cacert /etc/pebble/ca.pem https://localhost:15000/roots/0")
+
+
 def request(host, name, path="/whoami", port=443, client=None, address=None):
     """(status, location or body) of a request for name, from the test host
     itself or from a client container on the edge network."""
@@ -42,7 +50,8 @@ def request(host, name, path="/whoami", port=443, client=None, address=None):
     else:
         address = address or "127.0.0.1"
         prefix = ""
-    out = host.check_output(f"{prefix}python3 -c {shlex.quote(REQUEST)} {address} {port} {name} {path}")
+    out = host.check_output(f"{prefix}python3 -c {shlex.quote(REQUEST)} {address} {port} {name} {path} "
+                            f"{shlex.quote(acme_root(host))}")
     status, _, rest = out.partition("\n")
     return int(status), rest.strip()
 
@@ -51,7 +60,8 @@ def test_container_is_healthy_with_a_memory_limit(host):
     state = json.loads(host.check_output("docker inspect nginx-proxy-manager"))[0]
     assert state["State"]["Health"]["Status"] == "healthy"
     assert state["HostConfig"]["Memory"] == 256 * 1024 * 1024
-    assert state["Config"]["Image"] == "musicsim-test/nginx-proxy-manager:2"
+    # side_effect.yml upgraded it from the role's 2.13.5.
+    assert state["Config"]["Image"] == "musicsim-test/nginx-proxy-manager:2.15.1"
 
 
 def test_only_80_and_443_are_published_on_every_address(host):
@@ -90,7 +100,8 @@ def test_each_public_route_reaches_its_upstream_over_https(host, name, upstream)
 
 def test_https_routes_send_hsts(host):
     script = REQUEST.replace('print(lines[0].split(" ")[1])', "print([l for l in lines if l.lower().startswith('strict')])")
-    out = host.check_output(f"python3 -c {shlex.quote(script)} 127.0.0.1 443 api.{DOMAIN} /whoami")
+    out = host.check_output(f"python3 -c {shlex.quote(script)} 127.0.0.1 443 api.{DOMAIN} /whoami "
+                            f"{shlex.quote(acme_root(host))}")
     assert "max-age=63072000" in out
 
 
@@ -124,13 +135,29 @@ def api(host, method, path, body=None, token=None):
 
 def test_the_admin_comes_from_the_inventory_and_no_default_is_left(host):
     assert api(host, "GET", "/")[1]["setup"] is True
-    status, _ = api(host, "POST", "/tokens", {"identity": "admin@example.com", "secret": "changeme"})
-    assert status == 401
+    status, reply = api(host, "POST", "/tokens", {"identity": "admin@example.com", "secret": "changeme"})
+    assert (status, reply["error"]["message"]) == (400, "Invalid email or password")
     status, token = api(host, "POST", "/tokens", {"identity": ADMIN[0], "secret": ADMIN[1]})
     assert status == 200
     status, hosts = api(host, "GET", "/nginx/proxy-hosts", token=token["token"])
     assert sorted(h["domain_names"][0] for h in hosts) == sorted([DOMAIN, f"api.{DOMAIN}", f"mlflow.{DOMAIN}"])
     assert all(h["meta"]["musicsim_managed"] for h in hosts)
+
+
+def test_each_https_route_has_its_own_certificate_from_the_acme_server(host):
+    status, token = api(host, "POST", "/tokens", {"identity": ADMIN[0], "secret": ADMIN[1]})
+    status, certificates = api(host, "GET", "/nginx/certificates", token=token["token"])
+    issued = {c["domain_names"][0]: c for c in certificates}
+    assert sorted(issued) == sorted([DOMAIN, f"api.{DOMAIN}", f"mlflow.{DOMAIN}"])
+    for certificate in issued.values():
+        assert certificate["provider"] == "letsencrypt"
+        live = f"/etc/letsencrypt/live/npm-{certificate['id']}"
+        issuer = host.check_output(f"docker exec nginx-proxy-manager openssl x509 -in {live}/fullchain.pem"
+                                   " -noout -issuer")
+        assert issuer.startswith("issuer=CN=Pebble Intermediate CA"), issuer
+        assert host.file(f"/srv/musicsim/proxy/letsencrypt/live/npm-{certificate['id']}/privkey.pem").exists
+    # Each one verifies against the ACME server's root, for its own name.
+    assert request(host, f"mlflow.{DOMAIN}", client="lan-client") == (200, "mlflow")
 
 
 def test_compose_file_is_readable_by_root_only(host):
@@ -156,3 +183,24 @@ def test_changing_one_route_changes_that_host_only(host):
     assert change["api_reaches"] == "musicsim-web"
     # Then the inventory's declaration was applied again.
     assert request(host, f"api.{DOMAIN}") == (200, "megapi")
+
+
+def test_an_upgrade_to_2_15_keeps_every_host_list_and_certificate(host):
+    # side_effect.yml moved the role from 2.13.5 to 2.15.1 (both built from
+    # upstream's source) and recorded the API and the certificate files.
+    upgrade = json.loads(host.file("/var/tmp/proxy-upgrade.json").content_string)
+    assert upgrade["versions"] == [{"major": 2, "minor": 13, "revision": 5}, {"major": 2, "minor": 15, "revision": 1}]
+    # Nothing in the proxy had to change, on the upgrade's run or after it.
+    nothing = {"created": [], "updated": [], "deleted": []}
+    assert upgrade["first_run"] == nothing and upgrade["second_run"] == nothing, upgrade
+    for kind in ("nginx/proxy-hosts", "nginx/access-lists", "nginx/certificates"):
+        before = {o["id"]: o for o in upgrade["before"][kind]}
+        after = {o["id"]: o for o in upgrade["after"][kind]}
+        assert sorted(before) == sorted(after), kind
+        for ident, old in before.items():
+            # 2.15 adds fields (a host's trust_forwarded_proto); none of the
+            # old ones changed but the time of the migration.
+            changed = {k for k in old if k != "modified_on" and old[k] != after[ident].get(k)}
+            assert not changed, (kind, ident, changed)
+    # The certificates were not requested again: the same files, byte for byte.
+    assert upgrade["files_before"] and upgrade["files_before"] == upgrade["files_after"]
