@@ -132,6 +132,10 @@ class Server(Api):
                 time.sleep(0.1)
         raise RuntimeError("the stand-in did not start")
 
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(5)
+
 
 DOMAINS = ["music-sim.test", "api.music-sim.test", "mlflow.music-sim.test", "www-api.music-sim.test"]
 
@@ -154,14 +158,14 @@ def acme(tmp_path_factory):
     subprocess.run(["docker", "network", "rm", network], capture_output=True)
 
 
-@pytest.fixture
-def releases(request):
-    """A factory: releases(version, admin=True, acme=False), a fresh
-    container of that release."""
+def servers(make):
+    """A factory fixture's body: start(..., admin=True) makes a server with
+    make(...), its admin first unless told not to; every one is stopped
+    after the test."""
     started = []
 
-    def start(version, admin=True, acme=False):
-        instance = Release(version, request.getfixturevalue("acme") if acme else None)
+    def start(*args, admin=True, **options):
+        instance = make(*args, **options)
         started.append(instance)
         if admin:
             assert run(npm_admin, url=instance.url, **ADMIN)["failed"] is False
@@ -170,6 +174,14 @@ def releases(request):
     yield start
     for instance in started:
         instance.stop()
+
+
+@pytest.fixture
+def releases(request):
+    """A factory: releases(version, admin=True, acme=False), a fresh
+    container of that release."""
+    yield from servers(lambda version, acme=False: Release(
+        version, request.getfixturevalue("acme") if acme else None))
 
 
 @pytest.fixture(params=RELEASES)
@@ -182,19 +194,9 @@ def server(request, releases):
 @pytest.fixture
 def standin(tmp_path):
     """A factory: standin(version="2.13.5", token_ttl=86400, admin=True)."""
-    started = []
-
-    def start(version="2.13.5", token_ttl=86400, admin=True):
-        instance = Server(tmp_path / str(len(started)), version, token_ttl)
-        started.append(instance)
-        if admin:
-            assert run(npm_admin, url=instance.url, **ADMIN)["failed"] is False
-        return instance
-
-    yield start
-    for instance in started:
-        instance.process.terminate()
-        instance.process.wait(5)
+    count = iter(range(100))
+    yield from servers(lambda version="2.13.5", token_ttl=86400: Server(
+        tmp_path / str(next(count)), version, token_ttl))
 
 
 def run(module, check=False, diff=True, **args):
