@@ -69,8 +69,10 @@ def changed_paths():
     return {line.split(" ", 1)[1] for line in out.splitlines() if line.strip()}
 
 
-# Ansible's temporary files, and apt's log of what a preview simulated.
-SCRATCH = ("/root/.ansible", "/tmp", "/var/log")
+# Ansible's temporary files, apt's log of what a preview simulated, and
+# dpkg's copies of its database, which its own daily timer
+# (dpkg-db-backup.timer) may write at any moment of a run.
+SCRATCH = ("/root/.ansible", "/tmp", "/var/log", "/var/backups")
 
 
 def architecture():
