@@ -4,8 +4,8 @@
 role's modules (npm_admin, npm_site).
 
 It speaks JSON, logs in with a token (POST /api/tokens), logs in again when
-the token has expired or the server refuses it, and turns every error into
-NpmError carrying the server's own message.
+the token has expired (a 401, or upstream's 400 "Token has expired"), and
+turns every error into NpmError carrying the server's own message.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,6 +18,10 @@ import time
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
+
+
+# Upstream's words when it refuses a token: its AuthError, a 400.
+TOKEN_REFUSED = ("Token has expired", "Empty token")
 
 
 class NpmError(Exception):
@@ -91,7 +95,7 @@ class NpmClient:
         try:
             return self.send(method, path, body, self.token(), timeout)
         except NpmError as error:
-            refused = error.status == 401 or (error.status == 400 and "token" in str(error.message).lower())
+            refused = error.status == 401 or (error.status == 400 and error.message in TOKEN_REFUSED)
             if not refused:
                 raise
             self._token = None
@@ -103,7 +107,8 @@ class NpmClient:
         return self.send("GET", "/", None, None)
 
     def login(self, identity, secret):
-        """A token for these credentials; NpmError (401) when they are refused."""
+        """A token for these credentials; NpmError when they are refused
+        (upstream: 400 "Invalid email or password")."""
         reply = self.send("POST", "/tokens", {"identity": identity, "secret": secret}, None)
         return reply["token"]
 
