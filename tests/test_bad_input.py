@@ -152,6 +152,9 @@ CASES = [
     ("proxy-lan-route-without-lan", "proxy", {"proxy_lan_ranges": []}, "proxy_lan_ranges"),
     ("proxy-unknown-tls", "proxy", {"proxy_tls": "selfsigned"}, "proxy_tls"),
     ("proxy-wildcard-without-dns-credentials", "proxy", {"proxy_tls": "wildcard"}, "proxy_dns_credentials"),
+    ("proxy-acme-server-in-clear", "proxy", {"proxy_acme_server": "http://acme.lan/dir"}, "proxy_acme_server"),
+    ("proxy-acme-ca-file-missing", "proxy", {"proxy_acme_server": "https://acme.lan/dir",
+                                            "proxy_acme_ca_file": "/etc/no-such-ca.pem"}, "proxy_acme_ca_file"),
     # The test machines are x86_64: the role's reading of the architecture
     # is overridden to play an arm64 Raspberry Pi.
     ("megapi-on-arm64", "megapi", {"_megapi_architecture": "aarch64"}, "megapi runs on x86_64 only"),
