@@ -7,9 +7,10 @@ an entry with `base: bookworm`; an entry with `context` and `args` builds
 another folder's recipe with other build arguments (PostgreSQL 15 from the
 PostgreSQL folder); an entry with `upstream` gets that file of the upstream
 snapshots (../shared/upstream, or MUSICSIM_UPSTREAM_DIR) in its build
-folder as upstream.tar.gz (nginx-proxy-manager's release). An image carries a label with the hash of its recipe
-(the folder's files, the arguments and the base image's ID); while the
-recipe is unchanged the existing image is kept.
+folder as upstream.tar.gz (nginx-proxy-manager's release). An image
+carries a label with the hash of its recipe (the folder's files, the
+arguments, the upstream file and the base image's ID); while the recipe is
+unchanged the existing image is kept.
 
     build_images.py [NAME...]     build these (default: every image)
 
