@@ -39,7 +39,7 @@ GOOD = {
     },
     "megapi": {
         "megapi_source": "image",
-        "megapi_image": "musicsim-test/megapi:1",
+        "megapi_image": "musicsim-test/megapi:233610e",
         "megapi_admin_email": "admin@music-sim.test",
         "megapi_db_password": "throwaway-test-password",
         "megapi_admin_password": "throwaway-test-password",
@@ -69,7 +69,7 @@ GOOD = {
     },
     "locust": {
         "locust_host": "https://api.music-sim.test",
-        "locust_username": "admin",
+        "locust_email": "admin@music-sim.test",
         "locust_password": "throwaway-test-password",
     },
     "backup": {
@@ -196,6 +196,9 @@ CASES = [
     ("exporters-published-on-every-address", "exporters", {"exporters_publish_address": "0.0.0.0"},
      "exporters_publish_address"),
     ("locust-host-with-a-path", "locust", {"locust_host": "https://api.music-sim.test/auth"}, "locust_host"),
+    # megapi logs in by email: its admin's username is refused there.
+    ("locust-login-by-username", "locust", {"locust_email": "admin"}, "locust_email"),
+    ("locust-username-of-old", "locust", {"locust_username": "admin"}, "locust_username is no longer read"),
     ("locust-run-time-not-a-duration", "locust", {"locust_run_time": "thirty seconds"}, "locust_run_time"),
     ("mlflow-missing-vault-secret", "mlflow", {"mlflow_secret_key": ""}, "vault_mlflow_secret_key"),
     ("mlflow-unpinned-package", "mlflow", {"mlflow_pip_packages": ["mlflow[auth]==3.17.2", "boto3"]},

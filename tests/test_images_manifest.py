@@ -20,7 +20,13 @@ UPSTREAM = ROOT.parent / "shared" / "upstream"
 def test_entry_is_complete(name):
     entry = MANIFEST[name]
     assert {"tag", "official", "kind"} <= set(entry) <= {"tag", "official", "kind", "base", "context", "args",
-                                                         "upstream"}, name
+                                                         "upstream", "revision", "dockerfile", "build_base"}, name
+    if "dockerfile" in entry:
+        # A role's own Dockerfile, built on the folder's image from the
+        # upstream tree at a pinned revision.
+        assert (ROOT / entry["dockerfile"]).is_file(), (name, entry["dockerfile"])
+        assert re.fullmatch(r"musicsim-test/[a-z0-9-]+:[0-9][\w.-]*", entry["build_base"]), name
+        assert entry["upstream"].endswith(".bundle") and re.fullmatch(r"[0-9a-f]{40}", entry["revision"]), name
     assert entry.get("base", "trixie") in {"trixie", "bookworm"}, name
     if "upstream" in entry:
         # A snapshot of upstream's source, beside the clone as CI lays it.

@@ -1,18 +1,21 @@
 """The site's data, as its users make it and as they would check it.
 
 Runs on the test host (python3, the standard library and the docker CLI):
-  site_data.py write         megapi rows, objects in every bucket, an MLflow
-                             run with an artifact, a Grafana dashboard: each
-                             through the service that owns it
+  site_data.py write         songs added through megapi's API, objects in
+                             every bucket, an MLflow run with an artifact, a
+                             Grafana dashboard: each through the service
+                             that owns it
   site_data.py fingerprint   prints, as JSON, what there is: each table's
                              row count and checksum (megapi's Postgres,
-                             MLflow's MariaDB), each object's checksum, each
+                             MLflow's MariaDB), the library as megapi's API
+                             reads it, each object's checksum, each
                              MLflow run with its artifacts' checksums, the
                              dashboard, each proxy host and the certificate
                              it serves
 
 The site's settings come as JSON on standard input (domain, mlflow_image,
-and the admin passwords of Grafana, MLflow and nginx-proxy-manager: not in
+megapi's admin email, and the admin passwords of megapi, Grafana, MLflow
+and nginx-proxy-manager: not in
 the environment, which Ansible prints at -vvv); the databases' and MinIO's
 credentials are read inside their containers, from the environment they
 run with.
@@ -27,6 +30,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import urllib.parse
 
 SITE = {}
 # The proxy's certificates are its own (a local authority in tests): read,
@@ -57,11 +61,14 @@ class Route(http.client.HTTPSConnection):
         self.sock = TLS.wrap_socket(socket.create_connection(("127.0.0.1", 443), self.timeout),
                                     server_hostname=self.name)
 
-    def call(self, method, path, body=None, headers=None):
+    def call(self, method, path, body=None, headers=None, form=None):
         headers = {"Host": self.name, **(headers or {})}
         if body is not None:
             body = json.dumps(body)
             headers["Content-Type"] = "application/json"
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         self.request(method, path, body=body, headers=headers)
         response = self.getresponse()
         data = response.read()
@@ -89,11 +96,38 @@ def psql(sql):
     return in_container("megapi-postgres", PSQL, sql).strip()
 
 
+# megapi's library: the 300 songs it copied from its snapshot at its first
+# start, and songs added through its API up to this many (song N the same
+# on every run: writing again adds nothing).
+LIBRARY_SIZE = 800
+
+
+def megapi():
+    """The api route and a bearer token of megapi's admin (its login is by email)."""
+    route = Route(f"api.{SITE['domain']}")
+    token = route.call("POST", "/auth/token", form={"username": SITE["megapi_email"],
+                                                    "password": SITE["megapi_password"]})["access_token"]
+    return route, {"Authorization": f"Bearer {token}"}
+
+
 def write_rows():
-    psql("INSERT INTO music_library (filename, title, artist, album, genre, year)"
-         " SELECT 'recovery/' || g || '.mp3', 'Track ' || g, 'Artist ' || (g % 37), 'Album ' || (g % 11),"
-         " (ARRAY['Jazz', 'Trip Hop', 'Electronic', 'Folk'])[1 + g % 4], 1950 + g % 70"
-         " FROM generate_series(1, 500) AS g ON CONFLICT (filename) DO NOTHING")
+    route, auth = megapi()
+    for number in range(route.call("GET", "/music_library/count") + 1, LIBRARY_SIZE + 1):
+        artist, album = f"Artist {number % 37:02}", f"Album {number % 11:02}"
+        route.call("POST", "/music_library/add", {
+            "filename": f"{number:03} Track {number}.mp3", "filepath": f"/music/{artist}/{album}/{number:03} Track {number}.mp3",
+            "album_folder": album, "artist_folder": artist, "filesize": 1000.0 * number,
+            "title": f"Track {number}", "artist": artist, "album": album, "year": 1950 + number % 70,
+            "tracknumber": number % 20 + 1, "genre": ("jazz", "trip hop", "electro", "folk")[number % 4],
+            "top_5_genres": "jazz, folk"}, auth)
+
+
+def library():
+    """What megapi's API reads of the library: the count, the artists, the last song."""
+    route, auth = megapi()
+    count = route.call("GET", "/music_library/count")
+    return {"count": count, "artists": route.call("GET", "/music_library/artists", headers=auth),
+            "last": route.call("GET", f"/music_library/song/{count}", headers=auth)}
 
 
 def postgres_tables():
@@ -248,6 +282,7 @@ def main(mode):
         "objects": objects(mode),
         "mlflow_runs": mlflow_runs(mode),
         "postgres": postgres_tables(),
+        "library": library(),
         "mariadb": mariadb_tables(),
         "dashboard": dashboard(),
         **proxy(),

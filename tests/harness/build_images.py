@@ -7,10 +7,14 @@ an entry with `base: bookworm`; an entry with `context` and `args` builds
 another folder's recipe with other build arguments (PostgreSQL 15 from the
 PostgreSQL folder); an entry with `upstream` gets that file of the upstream
 snapshots (../shared/upstream, or MUSICSIM_UPSTREAM_DIR) in its build
-folder as upstream.tar.gz (nginx-proxy-manager's release). An image
-carries a label with the hash of its recipe (the folder's files, the
-arguments, the upstream file and the base image's ID); while the recipe is
-unchanged the existing image is kept.
+folder as upstream.tar.gz (nginx-proxy-manager's release), or, for a git
+bundle, the tree of its `revision` in upstream/ (megapi). An entry with a
+`dockerfile` (a path in the project: a role's own) builds its folder's
+recipe as `build_base`, then that Dockerfile on it, with the upstream tree
+as context, as the role does on a user's machine. An image carries a label
+with the hash of its recipe (the folder's files, the arguments, the
+upstream file and revision, the role's Dockerfile and the base image's ID);
+while the recipe is unchanged the existing image is kept.
 
     build_images.py [NAME...]     build these (default: every image)
 
@@ -22,11 +26,13 @@ and its size; exits non-zero when a build fails (after trying the others).
 
 import concurrent.futures
 import hashlib
+import io
 import os
 import pathlib
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 
@@ -60,19 +66,42 @@ def docker(*args, check=True):
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def recipe_hash(context, base_id, args, upstream=None):
-    """Hash of the base, the build arguments, the upstream source and every
-    file in the build folder (path, mode and content)."""
+def recipe_hash(context, base_id, args, upstream=None, extra=()):
+    """Hash of the base, the build arguments, the upstream source, anything
+    else named (a revision, a Dockerfile's text) and every file in the
+    build folder (path, mode and content)."""
     digest = hashlib.sha256(base_id.encode())
     if args:
         digest.update(repr(sorted(args.items())).encode())
     if upstream:
         digest.update(upstream.read_bytes())
+    for item in extra:
+        digest.update(item.encode())
     for path in sorted(p for p in context.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(context)).encode())
         digest.update(oct(path.stat().st_mode & 0o777).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def lay_out_upstream(upstream, revision, context):
+    """Put the upstream snapshot beside the recipe in context: a release's
+    tarball as upstream.tar.gz, a git bundle's tree at revision as upstream/."""
+    if upstream.suffix != ".bundle":
+        shutil.copyfile(upstream, context / "upstream.tar.gz")
+        return
+    clone = context.parent / "clone.git"
+    try:
+        subprocess.run(["git", "clone", "--quiet", "--bare", str(upstream), str(clone)],
+                       check=True, capture_output=True)
+        archive = subprocess.run(["git", "--git-dir", str(clone), "archive", "--format=tar", revision],
+                                 check=True, capture_output=True).stdout
+    except subprocess.CalledProcessError as error:
+        raise RuntimeError(f"{upstream} at {revision}: {error.stderr.decode()}") from error
+    (context / "upstream").mkdir()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(context / "upstream", filter="data")
+    shutil.rmtree(clone)
 
 
 def build(name, entry, base_ids):
@@ -87,13 +116,15 @@ def build(name, entry, base_ids):
     if upstream and not upstream.is_file():
         raise RuntimeError(f"{upstream} is missing: the upstream snapshots "
                            "(shared/upstream) belong beside the clone, or in MUSICSIM_UPSTREAM_DIR")
-    wanted = recipe_hash(context, base_ids[base_image], args, upstream)
-    current = docker(
-        "image", "inspect", "--format",
-        "{{ index .Config.Labels \"%s\" }}" % LABEL, tag, check=False,
-    )
+    dockerfile = ROOT / entry["dockerfile"] if "dockerfile" in entry else None
+    extra = [entry.get("revision", "")] + ([dockerfile.read_text()] if dockerfile else [])
+    wanted = recipe_hash(context, base_ids[base_image], args, upstream, extra)
+    tags = [entry["build_base"], tag] if dockerfile else [tag]
+    current = [docker("image", "inspect", "--format",
+                      "{{ index .Config.Labels \"%s\" }}" % LABEL, each, check=False)
+               for each in tags]
     start = time.monotonic()
-    if current == wanted:
+    if current == [wanted] * len(tags):
         action = "kept"
     else:
         build_args = [f"--build-arg={key}={value}" for key, value in args.items()]
@@ -103,9 +134,15 @@ def build(name, entry, base_ids):
                 # only its own folder.
                 context = pathlib.Path(folder) / "context"
                 shutil.copytree(IMAGES_DIR / entry.get("context", name), context)
-                shutil.copyfile(upstream, context / "upstream.tar.gz")
+                lay_out_upstream(upstream, entry.get("revision"), context)
             docker("build", "--quiet", "--label", f"{LABEL}={wanted}", *build_args,
-                   "--tag", tag, str(context))
+                   "--tag", tags[0], str(context))
+            if dockerfile:
+                # The role's Dockerfile on that base, upstream's tree its
+                # context, as the role builds it.
+                docker("build", "--quiet", "--label", f"{LABEL}={wanted}",
+                       f"--build-arg=BASE_IMAGE={tags[0]}", "--file", str(dockerfile),
+                       "--tag", tag, str(context / "upstream"))
         action = "built"
     seconds = time.monotonic() - start
     size = int(docker("image", "inspect", "--format", "{{ .Size }}", tag))

@@ -24,9 +24,9 @@ volume=musicsim-image-store
 builder=musicsim-image-store-builder
 host_image=${MUSICSIM_DOCKER_HOST_IMAGE:-musicsim-test/debian13-docker:trixie}
 
-# Every image of the manifest, by tag.
+# Every image of the manifest, by tag, and the base a role builds on.
 tags() {
-    python3 -c 'import sys, yaml; [print(i["tag"]) for i in yaml.safe_load(open(sys.argv[1]))["images"].values()]' \
+    python3 -c 'import sys, yaml; [print(t) for i in yaml.safe_load(open(sys.argv[1]))["images"].values() for t in (i["tag"], i.get("build_base")) if t]' \
         tests/images/images.yml
 }
 

@@ -41,6 +41,13 @@ def test_megapi_rows(before, after):
     assert after["postgres"] == before["postgres"]
 
 
+def test_megapi_reads_the_library_as_before(before, after):
+    # Through its API: the 300 songs of its first start and the 500 added
+    # through it, the artists, the last song added.
+    assert before["library"]["count"] == 800 and before["library"]["last"]["row"]["title"] == "Track 800"
+    assert after["library"] == before["library"]
+
+
 def test_mlflow_tables(before, after):
     assert int(before["mariadb"]["runs"].split()[0]) >= 1
     print(f"\nMariaDB (MLflow): {len(before['mariadb'])} tables, "

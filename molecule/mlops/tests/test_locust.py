@@ -28,7 +28,8 @@ def test_the_run_wrote_its_csv_with_requests_and_no_failure(host):
     assert stats[0].replace("_stats.csv", "_failures.csv") in runs
     rows = {row["Name"]: row for row in csv.DictReader(io.StringIO(
         host.file(f"/srv/musicsim/locust/results/{stats[0]}").content_string))}
-    for name in ("/auth/token", "/users/me", "/docs", "Aggregated"):
+    for name in ("/auth/token", "/auth/users/me", "/music_library/random", "/music_library/artists",
+                 "Aggregated"):
         assert int(rows[name]["Request Count"]) > 0, name
         assert int(rows[name]["Failure Count"]) == 0, name
     # Five users, each logged in once.
@@ -36,9 +37,13 @@ def test_the_run_wrote_its_csv_with_requests_and_no_failure(host):
 
 
 def test_the_requests_went_through_the_proxy_to_megapi(host):
-    # megapi's own metrics count the run's reads of /users/me.
+    # megapi's own metrics count the run's logins (200 only: by email) and
+    # its reads of /auth/users/me.
     metrics = host.check_output("docker exec megapi python -c \"import urllib.request; "
                                 "print(urllib.request.urlopen('http://127.0.0.1:8000/metrics').read().decode())\"")
-    lines = [line for line in metrics.splitlines()
-             if line.startswith("http_requests_total") and 'handler="/users/me"' in line]
-    assert lines and sum(float(line.split()[-1]) for line in lines) > 0, lines
+    def count(handler, status):
+        return sum(float(line.split()[-1]) for line in metrics.splitlines()
+                   if line.startswith("http_requests_total") and f'handler="{handler}"' in line
+                   and f'status="{status}"' in line)
+    assert count("/auth/token", "2xx") >= 5 and count("/auth/token", "4xx") == 0
+    assert count("/auth/users/me", "2xx") > 0

@@ -1,7 +1,9 @@
 """Load on megapi as a visitor makes it: log in at /auth/token, then read.
 
-The account and the TLS check come from the environment (the role's 0600
-env file): LOCUST_API_USERNAME, LOCUST_API_PASSWORD, LOCUST_TLS_VERIFY.
+megapi's login is OAuth2's password form, whose `username` field megapi
+looks up as the account's email. The account and the TLS check come from
+the environment (the role's 0600 env file): LOCUST_API_EMAIL,
+LOCUST_API_PASSWORD, LOCUST_TLS_VERIFY.
 """
 
 import os
@@ -16,16 +18,20 @@ class ApiUser(HttpUser):
         self.client.verify = os.environ.get("LOCUST_TLS_VERIFY", "true") == "true"
         response = self.client.post(
             "/auth/token",
-            data={"username": os.environ["LOCUST_API_USERNAME"], "password": os.environ["LOCUST_API_PASSWORD"]},
+            data={"username": os.environ["LOCUST_API_EMAIL"], "password": os.environ["LOCUST_API_PASSWORD"]},
             name="/auth/token",
         )
         response.raise_for_status()
         self.client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
-    @task(3)
+    @task(2)
     def whoami(self):
-        self.client.get("/users/me")
+        self.client.get("/auth/users/me")
+
+    @task(2)
+    def random_song(self):
+        self.client.get("/music_library/random")
 
     @task(1)
-    def api_docs(self):
-        self.client.get("/docs")
+    def artists(self):
+        self.client.get("/music_library/artists")

@@ -1,4 +1,4 @@
-"""Load on the API as the seeds' Locust did it: log in, then read."""
+"""Load on the API as the seeds' Locust did it: log in (by email), then read."""
 
 from locust import HttpUser, between, task
 
@@ -9,10 +9,10 @@ class ApiUser(HttpUser):
     def on_start(self):
         response = self.client.post(
             "/auth/token",
-            data={"username": "admin", "password": "throwaway-admin-password"},
+            data={"username": "admin@music-sim.test", "password": "throwaway-admin-password"},
         )
         self.headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     @task
     def me(self):
-        self.client.get("/users/me", headers=self.headers)
+        self.client.get("/auth/users/me", headers=self.headers)

@@ -9,12 +9,17 @@ the engine's events to know the damage happened before the rollback.
 import os
 import sys
 
-import psycopg
+import psycopg2
 from minio import Minio
 
-with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as db:
-    table = os.environ["POSTGRE_MUSIC_TABLE"]
-    deleted = db.execute(f'DELETE FROM "{table}"').rowcount
+# megapi's own Postgres driver and client, from its requirements.
+db = psycopg2.connect(os.environ["DATABASE_URL"])
+db.autocommit = True
+table = os.environ["POSTGRE_MUSIC_TABLE"]
+with db.cursor() as cursor:
+    cursor.execute(f'DELETE FROM "{table}"')
+    deleted = cursor.rowcount
+db.close()
 print(f"deleted {deleted} rows of {table}", flush=True)
 
 s3 = Minio(os.environ["MINIO_ENDPOINT"], access_key=os.environ["MINIO_ACCESS_KEY"],
