@@ -95,7 +95,7 @@ def test_the_library_copied_at_first_start_is_read_through_the_route(host, token
     assert api(host, "GET", "/music_library/count") == (200, "300")
     status, text = api(host, "GET", "/music_library/artists", token=token)
     rows = host.check_output("docker exec megapi-postgres psql -U megapi -d fastapi_db -tAc "
-                             "'SELECT count(DISTINCT artist) FROM music_library'")
+                             "'SELECT count(DISTINCT artist_folder) FROM music_library'")
     assert status == 200 and len(json.loads(text)) == int(rows) > 1
 
 

@@ -195,7 +195,7 @@ def test_megapi_copied_the_snapshots_songs_into_postgres(host):
     song = json.loads(python_http(host, "check-megapi", "http://127.0.0.1:8000/music_library/song/1", headers=auth))
     assert song["id"] == 1 and song["row"]["filepath"].endswith(".mp3")
     out = host.check_output("docker exec check-postgres psql -U megapi -d music -tAc "
-                            "\"SELECT count(DISTINCT artist) FROM music_library\"")
+                            "\"SELECT count(DISTINCT artist_folder) FROM music_library\"")
     artists = json.loads(python_http(host, "check-megapi", "http://127.0.0.1:8000/music_library/artists",
                                      headers=auth))
     assert len(artists) == int(out) > 1

@@ -126,6 +126,9 @@ def install(path):
     missing = set(STUBBED) - set(found)
     if missing:
         sys.exit(f"not in {path} any more: {', '.join(sorted(missing))}: update stubs.py")
+    unpinned = [name for name, version in found.items() if version is None]
+    if unpinned:
+        sys.exit(f"no pinned version in {path} for {', '.join(unpinned)}: a stub needs one")
     for name, version in found.items():
         info = site / f"{name.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
