@@ -49,7 +49,7 @@ GOOD = {
     },
     "web": {
         "web_source": "image",
-        "web_image": "musicsim-test/web:1",
+        "web_image": "musicsim-test/web:4a7c579",
         "web_api_base_url": "https://api.music-sim.test",
     },
     "ddns": {

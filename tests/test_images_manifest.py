@@ -12,7 +12,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "tests" / "images"
 CHECKS = ROOT / "molecule" / "images" / "checks"
 MANIFEST = yaml.safe_load((IMAGES / "images.yml").read_text())["images"]
-KINDS = {"real", "fixture", "stand-in"}
+KINDS = {"real", "stand-in"}
 UPSTREAM = ROOT.parent / "shared" / "upstream"
 
 
@@ -20,13 +20,19 @@ UPSTREAM = ROOT.parent / "shared" / "upstream"
 def test_entry_is_complete(name):
     entry = MANIFEST[name]
     assert {"tag", "official", "kind"} <= set(entry) <= {"tag", "official", "kind", "base", "context", "args",
-                                                         "upstream", "revision", "dockerfile", "build_base"}, name
+                                                         "upstream", "revision", "dockerfile", "build_base",
+                                                         "dockerfile_args"}, name
     if "dockerfile" in entry:
         # A role's own Dockerfile, built on the folder's image from the
         # upstream tree at a pinned revision.
         assert (ROOT / entry["dockerfile"]).is_file(), (name, entry["dockerfile"])
         assert re.fullmatch(r"musicsim-test/[a-z0-9-]+:[0-9][\w.-]*", entry["build_base"]), name
         assert entry["upstream"].endswith(".bundle") and re.fullmatch(r"[0-9a-f]{40}", entry["revision"]), name
+        role_dockerfile = (ROOT / entry["dockerfile"]).read_text()
+        for arg in entry.get("dockerfile_args", {}):
+            assert re.search(rf"^ARG {arg}$", role_dockerfile, re.MULTILINE), (name, arg)
+    else:
+        assert "dockerfile_args" not in entry, name
     assert entry.get("base", "trixie") in {"trixie", "bookworm"}, name
     if "upstream" in entry:
         # A snapshot of upstream's source, beside the clone as CI lays it.

@@ -8,12 +8,13 @@ another folder's recipe with other build arguments (PostgreSQL 15 from the
 PostgreSQL folder); an entry with `upstream` gets that file of the upstream
 snapshots (../shared/upstream, or MUSICSIM_UPSTREAM_DIR) in its build
 folder as upstream.tar.gz (nginx-proxy-manager's release), or, for a git
-bundle, the tree of its `revision` in upstream/ (megapi). An entry with a
-`dockerfile` (a path in the project: a role's own) builds its folder's
-recipe as `build_base`, then that Dockerfile on it, with the upstream tree
-as context, as the role does on a user's machine. An image carries a label
-with the hash of its recipe (the folder's files, the arguments, the
-upstream file and revision, the role's Dockerfile and the base image's ID);
+bundle, the tree of its `revision` in upstream/ (megapi, the web front
+end). An entry with a `dockerfile` (a path in the project: a role's own)
+builds its folder's recipe as `build_base`, then that Dockerfile on it, with
+the upstream tree as context and `dockerfile_args` as its build arguments,
+as the role does on a user's machine. An image carries a label with the
+hash of its recipe (the folder's files, the arguments, the upstream file
+and revision, the role's Dockerfile and its arguments, the base image's ID);
 while the recipe is unchanged the existing image is kept.
 
     build_images.py [NAME...]     build these (default: every image)
@@ -117,7 +118,9 @@ def build(name, entry, base_ids):
         raise RuntimeError(f"{upstream} is missing: the upstream snapshots "
                            "(shared/upstream) belong beside the clone, or in MUSICSIM_UPSTREAM_DIR")
     dockerfile = ROOT / entry["dockerfile"] if "dockerfile" in entry else None
+    dockerfile_args = entry.get("dockerfile_args", {})
     extra = [entry.get("revision", "")] + ([dockerfile.read_text()] if dockerfile else [])
+    extra += [f"{key}={value}" for key, value in sorted(dockerfile_args.items())]
     wanted = recipe_hash(context, base_ids[base_image], args, upstream, extra)
     tags = [entry["build_base"], tag] if dockerfile else [tag]
     current = [docker("image", "inspect", "--format",
@@ -141,7 +144,9 @@ def build(name, entry, base_ids):
                 # The role's Dockerfile on that base, upstream's tree its
                 # context, as the role builds it.
                 docker("build", "--quiet", "--label", f"{LABEL}={wanted}",
-                       f"--build-arg=BASE_IMAGE={tags[0]}", "--file", str(dockerfile),
+                       f"--build-arg=BASE_IMAGE={tags[0]}",
+                       *[f"--build-arg={key}={value}" for key, value in dockerfile_args.items()],
+                       "--file", str(dockerfile),
                        "--tag", tag, str(context / "upstream"))
         action = "built"
     seconds = time.monotonic() - start

@@ -1,4 +1,5 @@
-"""megapi behind the proxy on a test host: the api route reaches the API,
+"""megapi behind the proxy on a test host: the api route reaches the API
+over HTTPS (a certificate certbot got from the ACME test server, verified),
 the API writes and reads Postgres and MinIO, the buckets megapi expects
 exist, a Prometheus on the edge network scrapes megapi's /metrics, Postgres
 and MinIO are not reachable from outside the host, the env files are root's
@@ -24,13 +25,13 @@ SECRETS = ["throwaway-db-pass$word", "throwaway-db-pass%24word", "throwaway-admi
            "throwaway-secret-key-of-at-least-32-chars", "throwaway-minio-password", "throwaway-reader-password"]
 BUCKETS = ["music", "temp", "music-net", "openl3"]
 
-# An HTTP request to the proxy on the test host, with the api route's name.
-# Prints the status, then the body.
+# An HTTPS request to the api route, from the client on the edge network
+# (prepare.yml: it trusts the ACME server's root). Prints the status, then
+# the body.
 REQUEST = r"""
 import sys, urllib.request, urllib.error
 method, path, token, body, ctype = sys.argv[1:6]
-r = urllib.request.Request("http://127.0.0.1" + path, method=method, data=body.encode() or None)
-r.add_header("Host", "api.music-sim.test")
+r = urllib.request.Request("https://api.music-sim.test" + path, method=method, data=body.encode() or None)
 if ctype: r.add_header("Content-Type", ctype)
 if token: r.add_header("Authorization", "Bearer " + token)
 try:
@@ -43,7 +44,8 @@ print(reply.read().decode())
 
 
 def api(host, method, path, token="", body="", ctype=""):
-    out = host.check_output("python3 -c " + " ".join(shlex.quote(a) for a in (REQUEST, method, path, token, body, ctype)))
+    out = host.check_output("docker exec browser python3 -c "
+                            + " ".join(shlex.quote(a) for a in (REQUEST, method, path, token, body, ctype)))
     status, _, text = out.partition("\n")
     return int(status), text
 

@@ -5,10 +5,14 @@ import base64
 import json
 import pathlib
 import shlex
+import sys
 import time
 
 import pytest
 import yaml
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "tests" / "harness"))
+from front_end import api_address  # noqa: E402  the API address the pages call, shared with other scenarios
 
 MANIFEST = pathlib.Path(__file__).resolve().parents[3] / "tests" / "images" / "images.yml"
 # Every image in the manifest runs as check-NAME (see checks/NAME/compose.yml).
@@ -201,10 +205,31 @@ def test_megapi_copied_the_snapshots_songs_into_postgres(host):
     assert len(artists) == int(out) > 1
 
 
-def test_web_serves_its_page_with_the_api_address(host):
-    page = python_http(host, "check-web", "http://127.0.0.1:3000/")
-    assert "<title>music-sim</title>" in page
-    assert 'data-api-base-url="https://api.music-sim.test"' in page
+def test_web_serves_upstreams_pages_with_the_api_address_baked_in(host):
+    def page(path):
+        return python_http(host, "check-web", "http://127.0.0.1:3000" + path)
+    assert "<title>Music Similiarity</title>" in page("/")  # (sic: upstream's title)
+    # The address built in (images.yml's dockerfile_args), in the script
+    # the sign-in form runs.
+    assert api_address(page) == "https://api.music-sim.test"
+    missing = host.run("docker exec check-web python3 -c " + shlex.quote(
+        "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/no-such-page')"))
+    assert missing.rc != 0 and "HTTP Error 404" in missing.stderr
+
+
+def test_the_browser_renders_the_front_ends_sign_in_form(host):
+    # Chromium, headless, driven through WebDriver, as the app scenario's
+    # browser test drives it; the form is what upstream's script renders.
+    script = (
+        "from selenium import webdriver; from selenium.webdriver.chrome.service import Service\n"
+        "o = webdriver.ChromeOptions(); o.binary_location = '/usr/bin/chromium'\n"
+        "[o.add_argument(a) for a in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage')]\n"
+        "d = webdriver.Chrome(service=Service('/usr/bin/chromedriver'), options=o)\n"
+        "d.get('http://check-web:3000/sign-in')\n"
+        "print(d.title, '|', d.find_element('id', 'email').get_attribute('placeholder')); d.quit()\n"
+    )
+    out = host.check_output(f"docker exec check-browser python3 -c {shlex.quote(script)}")
+    assert out == "Music Similiarity | your email"
 
 
 def test_node_installs_and_builds_a_locked_project_with_npm(host):
@@ -530,7 +555,7 @@ def test_npm_standin_forces_https_with_its_certificate(host):
     names, status_line, page = out.split("\n", 2)
     assert names == "certificate names www.music-sim.test"
     assert status_line.startswith("HTTP/1.0 200") or status_line.startswith("HTTP/1.1 200")
-    assert "music-sim (test fixture)" in page
+    assert "La Meilleure Plateforme pour" in page
 
 
 def npm_login(host, container):
