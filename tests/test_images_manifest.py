@@ -42,6 +42,24 @@ def test_entry_is_complete(name):
     assert re.fullmatch(r"musicsim-test/[a-z0-9-]+:[0-9][\w.-]*", entry["tag"]), entry["tag"]
 
 
+@pytest.mark.parametrize("name", [name for name, entry in MANIFEST.items() if "revision" in entry])
+def test_built_from_the_commit_its_tag_names(name):
+    # The tag names the commit built (musicsim-test/web:4a7c579), so a new
+    # revision is a new tag in every inventory that runs it.
+    entry = MANIFEST[name]
+    assert entry["tag"].rsplit(":", 1)[1] == entry["revision"][:7], name
+    for base in [entry.get("build_base")] if "build_base" in entry else []:
+        assert base.rsplit(":", 1)[1] == entry["revision"][:7], name
+
+
+def test_the_front_end_built_is_the_one_the_site_pins():
+    # The web role's pinned commit is in the snapshot: the tests build what
+    # a site runs. (megapi's snapshot is upstream's tree at the role's pin,
+    # re-committed with generated data: ../shared/upstream/README.md.)
+    versions = yaml.safe_load((ROOT / "versions.yml").read_text())
+    assert MANIFEST["web"]["revision"] == versions["sources"]["web"]["revision"]
+
+
 @pytest.mark.parametrize("name", MANIFEST)
 def test_built_on_the_service_base(name):
     entry = MANIFEST[name]

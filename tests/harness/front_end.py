@@ -23,7 +23,8 @@ def api_address(get):
     """The address the sign-in form posts to, or None if its script has none."""
     page = get("/sign-in")
     script = SIGN_IN_SCRIPT.search(page)
-    assert script, f"no sign-in script in the sign-in page: {page[:500]}"
+    if not script:
+        raise LookupError(f"no sign-in script in the sign-in page: {page[:500]}")
     call = TOKEN_CALL.search(get(script.group(1)))
     return call.group(1) if call else None
 

@@ -28,7 +28,7 @@ ROOT = "/usr/local/share/ca-certificates/acme-root.crt"
 nssdb = os.path.expanduser("~/.pki/nssdb")
 if not os.path.exists(os.path.join(nssdb, "cert9.db")):
     os.makedirs(nssdb, exist_ok=True)
-    subprocess.run(["certutil", "-d", f"sql:{nssdb}", "-N", "--empty-password"], check=True)
+    subprocess.run(["certutil", "-d", f"sql:{nssdb}", "-N", "--empty-password"], check=True, capture_output=True)
 # A run before this one may have added it: the control starts without it.
 subprocess.run(["certutil", "-d", f"sql:{nssdb}", "-D", "-n", "acme-test-root"], capture_output=True, check=False)
 
@@ -49,12 +49,14 @@ def browser():
 seen_steps = {}
 # The control: without the root, Chromium refuses the site (its warning page).
 driver = browser()
-driver.get(f"https://{site}/")
-seen_steps["untrusted_title"] = driver.title
-driver.quit()
+try:
+    driver.get(f"https://{site}/")
+    seen_steps["untrusted_title"] = driver.title
+finally:
+    driver.quit()
 
 subprocess.run(["certutil", "-d", f"sql:{nssdb}", "-A", "-t", "C,,", "-n", "acme-test-root", "-i", ROOT],
-               check=True)
+               check=True, capture_output=True)
 driver = browser()
 wait = WebDriverWait(driver, 60)
 try:
@@ -77,6 +79,11 @@ except WebDriverException as error:
     seen_steps["at"] = driver.current_url
     seen_steps["page"] = driver.find_element(By.TAG_NAME, "body").text[:2000]
 finally:
-    driver.save_screenshot(screenshot)
+    # What the page showed, whatever happened; a browser that crashed
+    # cannot show it, and says so instead of hiding what came before.
+    try:
+        driver.save_screenshot(screenshot)
+    except WebDriverException as error:
+        seen_steps["screenshot"] = f"{type(error).__name__}: {error.msg}"
     driver.quit()
-print(json.dumps(seen_steps))
+    print(json.dumps(seen_steps))

@@ -43,7 +43,8 @@ print(reply.read().decode())
 def request(host, method, name, path, headers=None, body=""):
     args = (REQUEST, method, name, path, json.dumps(headers or {}), body)
     out = host.check_output("docker exec browser python3 -c " + " ".join(shlex.quote(a) for a in args))
-    status, headers, text = out.split("\n", 2)
+    status, headers, text = (out + "\n").split("\n", 2)
+    text = text[:-1]
     return int(status), json.loads(headers), text
 
 
@@ -116,14 +117,18 @@ def test_a_person_signs_in_in_a_browser_and_sees_the_artists(host):
     # all Artists". The screenshot of the last page is kept with the test
     # output (the scenario's step logs).
     script = (pathlib.Path(__file__).parent / "browse.py").read_text()
-    out = host.check_output("docker exec browser python3 -c " + " ".join(
+    host.check_output("docker exec browser rm -f /tmp/artists.png")
+    run = host.run("docker exec browser python3 -c " + " ".join(
         shlex.quote(a) for a in (script, SITE, *ADMIN, "/tmp/artists.png")))
+    # The screenshot first: it shows what a failure looked like.
     logs = pathlib.Path(os.environ.get("MUSICSIM_STEP_LOGS", ROOT / ".cache" / "molecule-logs")) / "app"
     logs.mkdir(parents=True, exist_ok=True)
-    host.check_output("docker cp browser:/tmp/artists.png /var/tmp/artists.png")
-    pathlib.Path(logs / "browser-artists.png").write_bytes(
-        base64.b64decode(host.check_output("base64 -w0 /var/tmp/artists.png")))
-    seen = json.loads(out)
+    if host.run("docker cp browser:/tmp/artists.png /var/tmp/artists.png").rc == 0:
+        pathlib.Path(logs / "browser-artists.png").write_bytes(
+            base64.b64decode(host.check_output("base64 -w0 /var/tmp/artists.png")))
+    assert run.rc == 0, run.stderr
+    seen = json.loads(run.stdout)
+    assert "screenshot" not in seen, seen
     assert "error" not in seen, seen
     # Without the root the browser refused the site; with it, the site.
     assert seen["untrusted_title"] == "Privacy error", seen["untrusted_title"]
