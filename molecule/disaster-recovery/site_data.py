@@ -33,8 +33,10 @@ import sys
 import urllib.parse
 
 SITE = {}
-# The proxy's certificates are its own (a local authority in tests): read,
-# not verified, as monitoring_probe_tls_verify: false does.
+# The proxy's certificates come from the test host's ACME server, whose root
+# is new on the rebuilt host (the restored certificates chain to the old
+# one): read, not verified; what the certificate is, is compared by its
+# fingerprint instead.
 TLS = ssl.create_default_context()
 TLS.check_hostname, TLS.verify_mode = False, ssl.CERT_NONE
 DASHBOARD_UID = "disaster-recovery"

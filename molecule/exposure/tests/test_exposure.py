@@ -37,7 +37,7 @@ SENSITIVE = {
 EXPECTED = {"LAN": {22, 80, 443}, "internet": {80, 443}}
 # Where each route is asked: its probe path, or / (a page, a login, a
 # redirect); nginx-proxy-manager's admin at its API's status, / being its
-# web UI, which the stand-in does not have.
+# web UI, which the test build leaves out (tests/images/README.md).
 PATHS = {"proxy-admin": "/api/"}
 
 # Connects to each address:port at once (a dropped packet costs the whole
@@ -55,12 +55,11 @@ PROBE = (
     "        if ok:\n            print(target)\n"
 )
 # A GET over HTTPS to the server's address, with the route's name in SNI and
-# the Host header as a browser sends them (the stand-in proxy's certificates
-# are self-signed: read, not verified). Prints the status.
+# the Host header as a browser sends them, the certificate verified against
+# the root of the ACME test server that issued it. Prints the status.
 HTTPS_GET = (
     "import socket, ssl, sys\n"
-    "context = ssl.create_default_context()\n"
-    "context.check_hostname, context.verify_mode = False, ssl.CERT_NONE\n"
+    "context = ssl.create_default_context(cafile='/etc/musicsim-test/acme-root.pem')\n"
     "server, name, path = sys.argv[1:4]\n"
     "tls = context.wrap_socket(socket.create_connection((server, 443), timeout=10), server_hostname=name)\n"
     "tls.sendall(f'GET {path} HTTP/1.1\\r\\nHost: {name}\\r\\nConnection: close\\r\\n\\r\\n'.encode())\n"

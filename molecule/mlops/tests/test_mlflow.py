@@ -15,10 +15,12 @@ ADMIN = ("admin", "throwaway-mlflow-admin-password")
 SECRETS = ["throwaway-mlflow-db-pass/word", "throwaway-mlflow-db-pass%2Fword", "throwaway-mlflow-admin-password",
            "throwaway-mlflow-secret-key-of-32-characters", "throwaway-mlf-minio-password"]
 ROUTE = "https://mlflow.music-sim.test"
+ACME_ROOT = "/etc/musicsim-test/acme-root.pem"
 
 # A LAN client of the site: a container on the edge network, where the proxy
-# answers for the route's name; MLflow's own Python client, over HTTPS (the
-# test proxy's certificate is self-signed).
+# answers for the route's name; MLflow's own Python client, over HTTPS,
+# verifying the route's certificate against the root of the ACME test
+# server that issued it (tests/harness/acme-server.yml).
 LOG_A_RUN = """
 import mlflow
 mlflow.set_tracking_uri("%s")
@@ -32,15 +34,16 @@ print(experiment.experiment_id, run.info.run_id)
 
 
 def in_edge_container(host, code, env=None):
-    env_args = " ".join(f"-e {k}={shlex.quote(v)}" for k, v in (env or {}).items())
-    return host.run(f"docker run --rm --network edge {env_args} musicsim-test/mlflow:3.17.2 python -c {shlex.quote(code)}")
+    env = {"MLFLOW_TRACKING_SERVER_CERT_PATH": ACME_ROOT, **(env or {})}
+    env_args = " ".join(f"-e {k}={shlex.quote(v)}" for k, v in env.items())
+    return host.run(f"docker run --rm --network edge -v {ACME_ROOT}:{ACME_ROOT}:ro {env_args} "
+                    f"musicsim-test/mlflow:3.17.2 python -c {shlex.quote(code)}")
 
 
 @pytest.fixture(scope="module")
 def logged_run(host):
     out = in_edge_container(host, LOG_A_RUN, {"MLFLOW_TRACKING_USERNAME": ADMIN[0],
-                                              "MLFLOW_TRACKING_PASSWORD": ADMIN[1],
-                                              "MLFLOW_TRACKING_INSECURE_TLS": "true"})
+                                              "MLFLOW_TRACKING_PASSWORD": ADMIN[1]})
     assert out.rc == 0, out.stderr[-3000:]
     experiment_id, run_id = out.stdout.split()[-2:]
     return experiment_id, run_id
@@ -76,7 +79,7 @@ def test_the_artifact_is_an_object_in_the_bucket(host, logged_run):
 
 def test_without_credentials_the_api_refuses(host):
     code = ("import ssl, urllib.request, urllib.error\n"
-            "ctx = ssl._create_unverified_context()\n"
+            f"ctx = ssl.create_default_context(cafile='{ACME_ROOT}')\n"
             "try:\n"
             f"    print(urllib.request.urlopen('{ROUTE}/api/2.0/mlflow/experiments/search?max_results=1', context=ctx).status)\n"
             "except urllib.error.HTTPError as e:\n"
@@ -130,7 +133,6 @@ def test_turned_off_nothing_runs_and_the_data_stays(host):
 def test_an_experiment_made_before_the_off_path_is_there_after(host):
     out = in_edge_container(host, "import mlflow; mlflow.set_tracking_uri('%s'); "
                                   "print(mlflow.get_experiment_by_name('kept-across-off').experiment_id)" % ROUTE,
-                            {"MLFLOW_TRACKING_USERNAME": ADMIN[0], "MLFLOW_TRACKING_PASSWORD": ADMIN[1],
-                             "MLFLOW_TRACKING_INSECURE_TLS": "true"})
+                            {"MLFLOW_TRACKING_USERNAME": ADMIN[0], "MLFLOW_TRACKING_PASSWORD": ADMIN[1]})
     assert out.rc == 0, out.stderr[-3000:]
     assert out.stdout.split()[-1].isdigit()

@@ -80,7 +80,8 @@ def test_the_certificates_expiry_is_read_from_each_route(host):
     result = prometheus(host, "/api/v1/query?query=" + query.replace(" ", "%20").replace("+", "%2B"))["data"]["result"]
     days = {r["metric"]["route"]: float(r["value"][1]) / 86400 for r in result}
     assert set(days) == set(PUBLIC_ROUTES)
-    # The test proxy's certificates are fresh, 90 days: nothing to alert on.
+    # Fresh certificates from the ACME test server, 90 days as Let's
+    # Encrypt's: nothing to alert on.
     assert all(80 < d <= 90 for d in days.values()), days
 
 
