@@ -89,6 +89,19 @@ def test_the_api_url_is_baked_into_the_pages_scripts(host):
     assert len(chunks) >= 10, chunks
 
 
+def signed_in_artists(host, headers=None):
+    """(status, headers, artists) of megapi's artists list, after the login by
+    email the sign-in page posts, both requests with the given headers."""
+    form = urllib.parse.urlencode({"username": ADMIN[0], "password": ADMIN[1]})
+    status, _, text = request(host, "POST", API, "/auth/token", dict(
+        headers or {}, **{"Content-Type": "application/x-www-form-urlencoded"}), form)
+    assert status == 200, text
+    token = json.loads(text)["access_token"]
+    status, reply_headers, text = request(host, "GET", API, "/music_library/artists",
+                                          dict(headers or {}, Authorization=f"Bearer {token}"))
+    return status, reply_headers, json.loads(text) if status == 200 else text
+
+
 def test_a_page_on_the_sites_origin_signs_in_and_lists_the_artists(host):
     # What the sign-in and artists pages do in a browser on https://SITE:
     # a CORS preflight, the form's post with the email, the list with the
@@ -97,15 +110,8 @@ def test_a_page_on_the_sites_origin_signs_in_and_lists_the_artists(host):
     status, headers, _ = request(host, "OPTIONS", API, "/music_library/artists", dict(
         origin, **{"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}))
     assert status == 200 and headers["access-control-allow-origin"] in ("*", origin["Origin"]), headers
-    form = urllib.parse.urlencode({"username": ADMIN[0], "password": ADMIN[1]})
-    status, _, text = request(host, "POST", API, "/auth/token", dict(
-        origin, **{"Content-Type": "application/x-www-form-urlencoded"}), form)
-    assert status == 200, text
-    token = json.loads(text)["access_token"]
-    status, headers, text = request(host, "GET", API, "/music_library/artists",
-                                    dict(origin, Authorization=f"Bearer {token}"))
-    assert status == 200, text
-    artists = json.loads(text)
+    status, headers, artists = signed_in_artists(host, origin)
+    assert status == 200, artists
     assert artists and all(isinstance(name, str) for name in artists), artists
     assert headers.get("authorization", "").startswith("Bearer "), headers
     assert headers.get("access-control-expose-headers") in ("*", "Authorization"), headers
@@ -137,10 +143,8 @@ def test_a_person_signs_in_in_a_browser_and_sees_the_artists(host):
     assert seen["artists_at"] == f"https://{SITE}/homepage/byartist"
     # The first page of artists (33 on a wide screen) as megapi lists them
     # from Postgres, its "MegaSet/" prefix taken off by the page.
-    form = urllib.parse.urlencode({"username": ADMIN[0], "password": ADMIN[1]})
-    token = json.loads(request(host, "POST", API, "/auth/token",
-                               {"Content-Type": "application/x-www-form-urlencoded"}, form)[2])["access_token"]
-    listed = json.loads(request(host, "GET", API, "/music_library/artists", {"Authorization": f"Bearer {token}"})[2])
+    status, _, listed = signed_in_artists(host)
+    assert status == 200, listed
     assert seen["artists"] == [name.replace("MegaSet/", "") for name in listed][:33]
     assert len(seen["artists"]) == min(33, len(listed)) > 1
 
