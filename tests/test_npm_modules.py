@@ -5,8 +5,8 @@ test, certificates from an ACME test server (Pebble) beside them. Creation,
 update, no-op, pruning, check mode, API version differences, the server's
 4xx messages, and token expiry.
 
-The stand-in of tests/images (run as a local process, API only) remains
-for what these releases cannot show: servers before 2.13 (a default admin
+The API stand-in (tests/standin/npm.py, a local process) remains for what
+these releases cannot show: servers before 2.13 (a default admin
 to replace, a Let's Encrypt account in each request; no older snapshot is
 here) and the DNS-01 wildcard certificate (it needs a DNS provider's API).
 """
@@ -29,7 +29,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from conftest import ROOT
 
-STANDIN = ROOT / "tests/images/nginx-proxy-manager/npm.py"
+STANDIN = ROOT / "tests/standin/npm.py"
 RELEASES = ["2.13.5", "2.15.1"]
 IMAGE = "musicsim-test/nginx-proxy-manager:{}"
 PEBBLE = "musicsim-test/pebble:2.6"
@@ -119,7 +119,7 @@ class Server(Api):
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/api"
-        env = dict(os.environ, NPM_STANDIN_NGINX="0", NPM_STANDIN_PORT=str(self.port),
+        env = dict(os.environ, NPM_STANDIN_PORT=str(self.port),
                    NPM_STANDIN_DATA=str(tmp_path / "data"), NPM_STANDIN_LETSENCRYPT=str(tmp_path / "letsencrypt"),
                    NPM_STANDIN_VERSION=version, NPM_STANDIN_TOKEN_TTL=str(token_ttl))
         self.process = subprocess.Popen([sys.executable, str(STANDIN)], env=env, stdout=subprocess.DEVNULL,

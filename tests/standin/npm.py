@@ -1,4 +1,4 @@
-"""A stand-in for nginx-proxy-manager, for the infrastructure tests.
+"""A stand-in for nginx-proxy-manager's API, for the proxy modules' unit tests.
 
 It does what the proxy role relies on, and nothing else:
 - the admin API on port 81: GET /api; the first user (POST /api/users while
@@ -9,21 +9,20 @@ It does what the proxy role relies on, and nothing else:
   delete), each body checked against upstream's schema (schema.py): unknown
   fields, wrong types and a domain another host already has are refused with
   400, in upstream's error format;
-- real nginx on ports 80 and 443: a server block per enabled proxy host,
-  written to /data/nginx/proxy_host/ID.conf as upstream writes it (forward
-  scheme/host/port, custom locations, forced HTTPS, HSTS, HTTP/2, websocket
-  upgrade, advanced config, access lists with allow/deny and basic auth);
-- state in SQLite at /data/database.sqlite, certificates under
-  /etc/letsencrypt/live/npm-ID/: a restore of those two volumes brings the
-  proxy back as it was.
+- state in SQLite, certificates under LETSENCRYPT/live/npm-ID/.
 
-Let's Encrypt cannot be reached where the tests run: a "letsencrypt"
-certificate is issued here by a local self-signed authority, valid 90 days.
+It serves no traffic: the proxy modules' unit tests (tests/test_npm_modules.py)
+run it as a local process for what the real server built from upstream's
+source cannot show here: the API of a server before 2.13 (no older snapshot
+of upstream is at hand) and a DNS-01 certificate (it needs a DNS provider's
+API). A "letsencrypt" certificate is issued by a local self-signed
+authority, valid 90 days.
 
-Settings only the stand-in has (never set them outside tests):
+Its settings:
 - NPM_STANDIN_VERSION: the API generation to behave as (default below);
 - NPM_STANDIN_TOKEN_TTL: token lifetime in seconds (upstream: one day);
-- NPM_STANDIN_NGINX=0: API only, no nginx (the module's unit tests run it so).
+- NPM_STANDIN_PORT, NPM_STANDIN_DATA, NPM_STANDIN_LETSENCRYPT: where it
+  listens and keeps its state.
 """
 
 import base64
@@ -34,7 +33,6 @@ import http.server
 import json
 import os
 import pathlib
-import re
 import secrets
 import signal
 import sqlite3
@@ -45,11 +43,10 @@ import urllib.parse
 
 import jsonschema
 
-from schema import schemas
+from npm_schema import schemas
 
 VERSION = tuple(int(p) for p in os.environ.get("NPM_STANDIN_VERSION", "2.13.5").split("."))
 TOKEN_TTL = int(os.environ.get("NPM_STANDIN_TOKEN_TTL", "86400"))
-WITH_NGINX = os.environ.get("NPM_STANDIN_NGINX", "1") != "0"
 PORT = int(os.environ.get("NPM_STANDIN_PORT", "81"))
 DATA = pathlib.Path(os.environ.get("NPM_STANDIN_DATA", "/data"))
 LETSENCRYPT = pathlib.Path(os.environ.get("NPM_STANDIN_LETSENCRYPT", "/etc/letsencrypt"))
@@ -184,129 +181,12 @@ def token_user(store, header):
     return store.get("user", claims["attrs"]["id"])
 
 
-# --- nginx ----------------------------------------------------------------------
+# --- Access lists ---------------------------------------------------------------
 
 def ssha(password):
     salt = secrets.token_bytes(8)
     return "{SSHA}" + base64.b64encode(hashlib.sha1(password.encode() + salt).digest() + salt).decode()
 
-
-def access_rules(access_list):
-    """What a location of a host with this access list gets (upstream's template)."""
-    if not access_list:
-        return []
-    lines = []
-    if access_list["items"]:
-        lines += ['auth_basic "Authorization required";', f"auth_basic_user_file /data/access/{access_list['id']};"]
-        if not access_list["pass_auth"]:
-            lines.append('proxy_set_header Authorization "";')
-    lines += [f"{c['directive']} {c['address']};" for c in access_list["clients"]]
-    if access_list["clients"]:
-        lines.append("deny all;")
-    lines.append(f"satisfy {'any' if access_list['satisfy_any'] else 'all'};")
-    return lines
-
-
-def server_block(host, access_list):
-    """/data/nginx/proxy_host/ID.conf, as upstream's proxy_host.conf template writes it."""
-    ssl = bool(host["certificate_id"])
-    # A location with add_header of its own inherits none from the server
-    # block, so HSTS goes in both (as upstream's _hsts.conf include does).
-    hsts = ""
-    if ssl and host["hsts_enabled"]:
-        sub = "; includeSubDomains" if host["hsts_subdomains"] else ""
-        hsts = f'add_header Strict-Transport-Security "max-age=63072000{sub}; preload" always;'
-    out = [f"# ------------------------------------------------------------\n# {', '.join(host['domain_names'])}",
-           "# ------------------------------------------------------------", "server {",
-           f"  set $forward_scheme {host['forward_scheme']};", f'  set $server "{host["forward_host"]}";',
-           f"  set $port {host['forward_port']};", "  listen 80;"]
-    if ssl:
-        out += ["  listen 443 ssl;"] + (["  http2 on;"] if host["http2_support"] else [])
-    out.append(f"  server_name {' '.join(host['domain_names'])};")
-    if ssl:
-        live = LETSENCRYPT / "live" / f"npm-{host['certificate_id']}"
-        out += [f"  ssl_certificate {live}/fullchain.pem;", f"  ssl_certificate_key {live}/privkey.pem;"]
-        if host["ssl_forced"]:
-            out.append('  if ($scheme = "http") { return 301 https://$host$request_uri; }')
-        if hsts:
-            out.append(f"  {hsts}")
-    if host["block_exploits"]:
-        out.append('  if ($query_string ~ "(<|%3C).*script.*(>|%3E)") { return 403; }')
-    if host["advanced_config"]:
-        out.append("  " + host["advanced_config"].replace("\n", "\n  "))
-    for location in host["locations"]:
-        out += [f"  location {location['path']} {{",
-                f"    set $forward_scheme {location['forward_scheme']};",
-                f'    set $server "{location["forward_host"]}";', f"    set $port {location['forward_port']};"]
-        out += [f"    {line}" for line in access_rules(access_list)]
-        out += [f"    {hsts}"] if hsts else []
-        if location.get("advanced_config"):
-            out.append("    " + location["advanced_config"])
-        out += ["    include /etc/nginx/conf.d/include/proxy.conf;", "  }"]
-    out.append("  location / {")
-    out += [f"    {line}" for line in access_rules(access_list)]
-    out += [f"    {hsts}"] if hsts else []
-    if host["allow_websocket_upgrade"]:
-        out += ["    proxy_set_header Upgrade $http_upgrade;", "    proxy_set_header Connection $connection_upgrade;",
-                "    proxy_http_version 1.1;"]
-    out += ["    include /etc/nginx/conf.d/include/proxy.conf;", "  }", "}", ""]
-    return "\n".join(out)
-
-
-class Nginx:
-    """nginx as a child process, its configuration written from the store."""
-
-    def __init__(self, store):
-        self.store = store
-        self.process = None
-
-    def write(self):
-        hosts_dir, access_dir = DATA / "nginx" / "proxy_host", DATA / "access"
-        for folder in (hosts_dir, access_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-            for stale in folder.iterdir():
-                stale.unlink()
-        lists = {a["id"]: a for a in self.store.all("access_list")}
-        for access_list in lists.values():
-            lines = [f"{item['username']}:{item['hash']}" for item in access_list["items"]]
-            (access_dir / str(access_list["id"])).write_text("".join(f"{line}\n" for line in lines))
-        for host in self.store.all("proxy_host"):
-            if host["enabled"]:
-                conf = server_block(host, lists.get(host["access_list_id"]))
-                (hosts_dir / f"{host['id']}.conf").write_text(conf)
-
-    def start(self):
-        self.write()
-        if not WITH_NGINX:
-            return
-        nameservers = re.findall(r"^nameserver\s+(\S+)", pathlib.Path("/etc/resolv.conf").read_text(), re.M)
-        resolvers = " ".join(f"[{ns}]" if ":" in ns else ns for ns in nameservers) or "127.0.0.11"
-        pathlib.Path("/etc/nginx/conf.d/include/resolvers.conf").write_text(
-            f"resolver {resolvers} valid=10s ipv6=off;\n")
-        self.check()
-        self.process = subprocess.Popen(["nginx", "-g", "daemon off;"])
-
-    def check(self):
-        result = subprocess.run(["nginx", "-t", "-q"], capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise ApiError(500, f"nginx refused the configuration: {result.stderr.strip()}")
-
-    def reload(self):
-        self.write()
-        if self.process:
-            self.check()
-            # A reload is asynchronous: answer only once the workers that
-            # serve the old configuration are gone, so that a client's next
-            # request already sees the change.
-            old = self.workers()
-            subprocess.run(["nginx", "-s", "reload"], check=True)
-            deadline = time.monotonic() + 10
-            while old & self.workers() and time.monotonic() < deadline:
-                time.sleep(0.05)
-
-    def workers(self):
-        children = pathlib.Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return set(children.read_text().split())
 
 
 # --- Certificates -----------------------------------------------------------------
@@ -337,9 +217,8 @@ def remove_certificate(ident):
 # --- The API ----------------------------------------------------------------------
 
 class Api:
-    def __init__(self, store, nginx):
+    def __init__(self, store):
         self.store = store
-        self.nginx = nginx
         if VERSION < (2, 13, 0) and not store.all("user"):
             self.create_user({"name": "Administrator", "nickname": "Admin", "email": DEFAULT_ADMIN[0],
                               "roles": ["admin"], "is_disabled": False}, DEFAULT_ADMIN[1])
@@ -447,7 +326,6 @@ class Api:
             self.store.delete(kind, ident)
             if kind == "certificate":
                 remove_certificate(ident)
-            self.nginx.reload()
             return 200, True
         raise ApiError(404, "Not Found")
 
@@ -492,7 +370,6 @@ class Api:
             created = self.store.add(kind, self.access_list(body, user))
         else:
             created = self.certificate(body, user)
-        self.nginx.reload()
         return created
 
     def update(self, kind, current, body, user):
@@ -503,7 +380,6 @@ class Api:
         else:
             merged = self.access_list(dict(current, **body), user, current)
         updated = self.store.put(kind, current["id"], merged)
-        self.nginx.reload()
         return updated
 
     def links(self, host, user):
@@ -581,21 +457,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    store = Store(DATABASE)
-    nginx = Nginx(store)
-    Handler.api = Api(store, nginx)
-    nginx.start()
-    server = http.server.HTTPServer(("0.0.0.0", PORT), Handler)
+    Handler.api = Api(Store(DATABASE))
+    server = http.server.HTTPServer(("127.0.0.1", PORT), Handler)
 
     def stop(*_):
-        if nginx.process:
-            nginx.process.terminate()
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     version = ".".join(map(str, VERSION))
-    print(f"nginx-proxy-manager stand-in {version}: API on :{PORT}, nginx {'on' if WITH_NGINX else 'off'}", flush=True)
+    print(f"nginx-proxy-manager API stand-in {version} on 127.0.0.1:{PORT}", flush=True)
     server.serve_forever()
 
 
