@@ -150,7 +150,8 @@ test:
 
 # --- Demo --------------------------------------------------------------------
 # The demo host is prepared as the site scenario's test host is (Docker and
-# the service images first: no registry), then site.yml converges it.
+# the service images first: no registry; then Pebble, the ACME test server
+# the proxy gets its certificates from), then site.yml converges it.
 # DEMO_TIMER times site.yml alone (make bench sets it).
 DEMO_TIMER ?=
 demo: venv image images

@@ -1,12 +1,12 @@
 """A stand-in for nginx-proxy-manager's API, for the proxy modules' unit tests.
 
 It does what the proxy role relies on, and nothing else:
-- the admin API on port 81: GET /api; the first user (POST /api/users while
+- the admin API (NPM_STANDIN_PORT): GET /api; the first user (POST /api/users while
   no user exists, from 2.13; before 2.13 the default admin@example.com /
   changeme, replaced through PUT /api/users/ID and PUT /api/users/ID/auth);
   tokens (POST /api/tokens, GET /api/tokens to refresh); GET /api/users/me;
   proxy hosts, access lists and certificates (list, get, create, update,
-  delete), each body checked against upstream's schema (schema.py): unknown
+  delete), each body checked against upstream's schema (npm_schema.py): unknown
   fields, wrong types and a domain another host already has are refused with
   400, in upstream's error format;
 - state in SQLite, certificates under LETSENCRYPT/live/npm-ID/.
@@ -15,14 +15,15 @@ It serves no traffic: the proxy modules' unit tests (tests/test_npm_modules.py)
 run it as a local process for what the real server built from upstream's
 source cannot show here: the API of a server before 2.13 (no older snapshot
 of upstream is at hand) and a DNS-01 certificate (it needs a DNS provider's
-API). A "letsencrypt" certificate is issued by a local self-signed
-authority, valid 90 days.
+API). A "letsencrypt" certificate is self-signed (openssl req -x509),
+valid 90 days.
 
 Its settings:
 - NPM_STANDIN_VERSION: the API generation to behave as (default below);
 - NPM_STANDIN_TOKEN_TTL: token lifetime in seconds (upstream: one day);
 - NPM_STANDIN_PORT, NPM_STANDIN_DATA, NPM_STANDIN_LETSENCRYPT: where it
-  listens and keeps its state.
+  listens and keeps its state;
+- upstream's own INITIAL_ADMIN_EMAIL and INITIAL_ADMIN_PASSWORD (2.13+).
 """
 
 import base64
@@ -50,7 +51,7 @@ TOKEN_TTL = int(os.environ.get("NPM_STANDIN_TOKEN_TTL", "86400"))
 PORT = int(os.environ.get("NPM_STANDIN_PORT", "81"))
 DATA = pathlib.Path(os.environ.get("NPM_STANDIN_DATA", "/data"))
 LETSENCRYPT = pathlib.Path(os.environ.get("NPM_STANDIN_LETSENCRYPT", "/etc/letsencrypt"))
-DATABASE = pathlib.Path(os.environ.get("DB_SQLITE_FILE", DATA / "database.sqlite"))
+DATABASE = DATA / "database.sqlite"
 DEFAULT_ADMIN = ("admin@example.com", "changeme")
 SCHEMAS = schemas(VERSION)
 KINDS = {"proxy-hosts": "proxy_host", "access-lists": "access_list", "certificates": "certificate"}
@@ -186,7 +187,6 @@ def token_user(store, header):
 def ssha(password):
     salt = secrets.token_bytes(8)
     return "{SSHA}" + base64.b64encode(hashlib.sha1(password.encode() + salt).digest() + salt).decode()
-
 
 
 # --- Certificates -----------------------------------------------------------------
