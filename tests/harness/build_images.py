@@ -154,12 +154,29 @@ def build(name, entry, base_ids):
     return f"{tag:<42} {action:<6} {seconds:6.0f} s {size / 1e6:7.0f} MB"
 
 
+def build_order(names, manifest):
+    """The order builds start in. The builds from upstream's source first:
+    each takes minutes (megapi's dependencies, nginx-proxy-manager's
+    compiled ones), the others seconds, which then fill the other slot
+    instead of waiting before them. Of a recipe built more than once (two
+    releases of nginx-proxy-manager), the first build starts at once and
+    the others after every other build from source: by then the first has
+    made the steps they share (the build stage's toolchain), which they
+    reuse. Otherwise the manifest's order: its builds from source come
+    longest first."""
+    recipes = [manifest.get(name, {}).get("context", name) for name in names]
+
+    def key(index):
+        entry = manifest.get(names[index], {})
+        shared = recipes.count(recipes[index]) > 1
+        later = recipes.index(recipes[index]) < index
+        return ("upstream" not in entry, later, not shared)
+    return [names[index] for index in sorted(range(len(names)), key=key)]
+
+
 def main(argv):
     manifest = load_manifest()
-    # The builds from upstream's source first: each takes minutes (megapi's
-    # dependencies, nginx-proxy-manager's compiled ones), the others
-    # seconds, which then fill the other slot instead of waiting before them.
-    names = sorted(argv or list(manifest), key=lambda name: "upstream" not in manifest.get(name, {}))
+    names = build_order(argv or list(manifest), manifest)
     unknown = [name for name in names if name not in manifest]
     if unknown:
         print(f"unknown image(s): {', '.join(unknown)}; "
