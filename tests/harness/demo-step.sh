@@ -32,11 +32,13 @@
 #                healthy, and the data fingerprinted again
 #                (molecule/disaster-recovery/side_effect.yml)
 #   verify-restore  molecule/disaster-recovery/tests: nothing lost
-#   upgrade      on the restored host, playbooks/upgrade.yml to a megapi
-#                version that damages its data and fails, which must be
-#                rolled back, then to one that works, the data fingerprinted
-#                after each (molecule/upgrade/side_effect.yml)
-#   verify-upgrade  molecule/upgrade/tests: the rollback, the data as before
+#   upgrade      on the restored host, playbooks/upgrade.yml with a backup
+#                that fails (nothing may change), to a megapi version that
+#                damages its data and fails, which must be rolled back, then
+#                to one that works with nginx-proxy-manager 2.15.1, the data
+#                fingerprinted after each (molecule/upgrade/side_effect.yml)
+#   verify-upgrade  molecule/upgrade/tests: nothing done without a backup,
+#                the rollback, the proxy's upgrade, the data as before
 #   destroy      make demo-destroy
 # The make commands run at -vvv with every play's output kept by Ansible
 # (ANSIBLE_LOG_PATH), as in the site scenario: its tests look for the

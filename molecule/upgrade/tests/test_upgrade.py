@@ -1,5 +1,7 @@
-"""A failed upgrade is rolled back with its data, then one that works is
-applied, on the whole site with its data (molecule.yml says how)."""
+"""An upgrade whose backup fails changes nothing, a failed upgrade is rolled
+back with its data, then one that works is applied (megapi, and
+nginx-proxy-manager 2.13.5 to 2.15.1), on the whole site with its data
+(molecule.yml says how)."""
 
 import json
 
@@ -25,6 +27,23 @@ def containers(host, name):
 def section(output, start, end="TASK ["):
     """A task's output: from its banner to the next one."""
     return output.split(start, 1)[1].split(end, 1)[0]
+
+
+def test_an_upgrade_whose_backup_fails_changes_nothing(host):
+    run = kept(host, "upgrade-no-backup.json")
+    print(f"\nupgrade stopped by its backup: {run['seconds']:.1f} s in all")
+    assert run["rc"] != 0, run["output"][-3000:]
+    output = " ".join(run["output"].split())
+    assert "UPGRADE NOT STARTED: the backup before it failed on musicsim-" in output, run["output"][-3000:]
+    # The backup's own last words, from its journal.
+    assert "the backup failed: see the lines above" in output, run["output"][-3000:]
+    assert "TASK [Apply the role" not in output
+    old, now = containers(host, "before"), containers(host, "no-backup")
+    # The same containers (megapi's database stopped and started again by
+    # the test), on the same images.
+    assert {name: (c["id"], c["image"]) for name, c in now.items()} == \
+        {name: (c["id"], c["image"]) for name, c in old.items()}
+    assert kept(host, "upgrade-containers-no-backup.json")["proxy_version"] == {"major": 2, "minor": 13, "revision": 5}
 
 
 def test_the_failed_upgrade_stopped_the_run_and_said_it_rolled_back(host):
@@ -75,12 +94,17 @@ def test_the_data_is_as_before(host, before, after):
         assert data[part] == before[part], part
 
 
-def test_the_upgrade_that_works_recreates_megapi_alone(host):
+def test_the_upgrade_that_works_recreates_megapi_and_the_proxy_alone(host):
     run = kept(host, "upgrade-next.json")
     print(f"\nupgrade that works: {run['seconds']:.1f} s in all (backup, every stack)")
     assert run["rc"] == 0, run["output"][-3000:]
     old, now = containers(host, "rolled-back"), containers(host, "after")
     assert now["megapi"]["image"] == "musicsim-test/megapi:next-upgrade"
+    assert old["nginx-proxy-manager"]["image"] == "musicsim-test/nginx-proxy-manager:2.13.5"
+    assert now["nginx-proxy-manager"]["image"] == "musicsim-test/nginx-proxy-manager:2.15.1"
+    # 2.15.1 itself answers, on the database 2.13.5 had (its hosts and
+    # certificates: test_the_data_is_as_before).
+    assert kept(host, "upgrade-containers-after.json")["proxy_version"] == {"major": 2, "minor": 15, "revision": 1}
     changed = {name for name in old if now[name]["id"] != old[name]["id"]}
-    assert changed == {"megapi"}, changed
+    assert changed == {"megapi", "nginx-proxy-manager"}, changed
     assert [name for name, c in now.items() if "(healthy)" not in c["status"]] == []
