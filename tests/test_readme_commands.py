@@ -2,7 +2,10 @@
 inventories, tags and machines that exist: each is run as written, less the
 prompts for passwords, with --list-hosts (the machines it would change) and
 --list-tags. A --limit that matches no machine, or an -e that would reach a
-machine it was not meant for, fails here instead of at a user's first run."""
+machine it was not meant for, fails here instead of at a user's first run.
+A first run (the first user's account given with -e ansible_user=) names one
+machine and asks for that user's password, as a fresh Pi or Ubuntu install
+lets it in."""
 
 import re
 import shlex
@@ -50,3 +53,21 @@ def test_a_readme_command_targets_what_it_says(command):
     if "--tags" in argv:
         tag = argv[argv.index("--tags") + 1]
         assert re.search(rf"TAGS: \[.*\b{re.escape(tag)}\b", out.stdout), f"no task is tagged {tag}"
+
+
+FIRST_RUNS = [command for command in COMMANDS if "ansible_user=" in command]
+
+
+def test_the_readme_gives_first_runs():
+    assert FIRST_RUNS, COMMANDS
+
+
+@pytest.mark.parametrize("command", FIRST_RUNS)
+def test_a_first_run_reaches_one_machine_and_asks_for_the_password(command):
+    argv = shlex.split(command)
+    inventory = argv[argv.index("-i") + 1]
+    # -e ansible_user=pi reaches every machine the run does: on two
+    # machines, the laptop's user is another one.
+    if len(inventory_hosts(inventory)) > 1:
+        assert "--limit" in argv, f"{command}: -e ansible_user on {inventory} without --limit"
+    assert "--ask-pass" in argv and "--ask-become-pass" in argv, command

@@ -1,11 +1,14 @@
 """The site declaration is checked as a whole before any machine changes:
 with the app or MLflow on another machine than the proxy, site.yml refuses
 to run until site_apps_address or site_mlops_address says where the proxy
-finds it."""
+finds it. And what the shipped inventories declare per machine: a laptop
+that never sleeps."""
 
 import json
 import os
 import subprocess
+
+import yaml
 
 from conftest import ROOT
 
@@ -52,3 +55,15 @@ def test_a_shipped_inventory_not_filled_in_is_refused_naming_what_to_fill():
     assert result.returncode != 0
     assert "site_admin_ssh_keys must list at least one SSH public key" in result.stdout
     assert "base_admin_ssh_keys" not in result.stdout
+
+
+def test_a_laptop_never_sleeps_in_the_shipped_inventories():
+    # logind suspends a laptop when its lid closes, and the whole site with
+    # it: each shipped inventory's laptop turns that off (the base role's
+    # base_never_sleep); a Pi has no lid and keeps the default.
+    laptops = sorted(ROOT.glob("inventories/*/host_vars/musicsim-laptop.yml"))
+    assert len(laptops) == 2, laptops
+    for path in laptops:
+        assert yaml.safe_load(path.read_text()).get("base_never_sleep") is True, path
+    for path in ROOT.glob("inventories/*/host_vars/musicsim-pi.yml"):
+        assert "base_never_sleep" not in yaml.safe_load(path.read_text()), path
