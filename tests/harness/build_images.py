@@ -162,16 +162,19 @@ def build_order(names, manifest):
     releases of nginx-proxy-manager), the first build starts at once and
     the others after every other build from source: by then the first has
     made the steps they share (the build stage's toolchain), which they
-    reuse. Otherwise the manifest's order: its builds from source come
-    longest first."""
-    recipes = [manifest.get(name, {}).get("context", name) for name in names]
+    reuse. Otherwise the order given (the manifest's, which lists its
+    builds from source longest first)."""
+    from_source = [name for name in names if "upstream" in manifest.get(name, {})]
+    recipes = [manifest[name].get("context", name) for name in from_source]
 
-    def key(index):
-        entry = manifest.get(names[index], {})
+    def key(name):
+        if name not in from_source:
+            return (True, False, False)
+        index = from_source.index(name)
         shared = recipes.count(recipes[index]) > 1
         later = recipes.index(recipes[index]) < index
-        return ("upstream" not in entry, later, not shared)
-    return [names[index] for index in sorted(range(len(names)), key=key)]
+        return (False, later, not shared)
+    return sorted(names, key=key)
 
 
 def main(argv):
