@@ -59,13 +59,18 @@ CASES = [
 ]
 
 
-def _inventory(tmp_path, host, changes):
-    # The test site's group values as the host's own, changed. The bare
-    # host has no ACME test server (tests/harness/acme-server.yml): the
-    # proxy uses its default, Let's Encrypt, which the checks do not reach.
-    host_vars = dict(TEST_SITE, ansible_connection="community.docker.docker")
+def _bare_host_values(**changes):
+    """The test site's group values as a bare host's own, changed. The bare
+    host has no ACME test server (tests/harness/acme-server.yml): the proxy
+    uses its default, Let's Encrypt, which the checks do not reach."""
+    values = dict(TEST_SITE, ansible_connection="community.docker.docker", **changes)
     for key in ("proxy_acme_server", "proxy_acme_ca_file"):
-        host_vars.pop(key)
+        values.pop(key)
+    return values
+
+
+def _inventory(tmp_path, host, changes):
+    host_vars = _bare_host_values()
     for key, value in changes.items():
         if value is None:
             host_vars.pop(key)
@@ -136,8 +141,7 @@ def test_one_machine_failing_its_checks_stops_the_others(fresh_host, second_host
     laptop_address = subprocess.run(
         ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", laptop],
         check=True, capture_output=True, text=True).stdout.strip()
-    values = dict(TEST_SITE, ansible_connection="community.docker.docker", site_apps_address=laptop_address,
-                  site_mlops_address=laptop_address)
+    values = _bare_host_values(site_apps_address=laptop_address, site_mlops_address=laptop_address)
     values.pop("vault_megapi_secret_key")
     inventory = tmp_path / "hosts.yml"
     # As each host's own values: an inventory's group vars lose to group_vars/all.
