@@ -85,7 +85,7 @@ def test_megapi_runs_its_previous_image_and_nothing_else_changed(host):
     assert [name for name, c in now.items() if "(healthy)" not in c["status"]] == []
 
 
-@pytest.mark.parametrize("after", ["upgrade-no-backup.json", "upgrade-rolled-back.json", "upgrade-after.json"])
+@pytest.mark.parametrize("after", ["upgrade-after-no-backup.json", "upgrade-rolled-back.json", "upgrade-after.json"])
 def test_the_data_is_as_before(host, before, after):
     data = kept(host, after)
     assert int(before["postgres"]["music_library"].split()[0]) >= 500 and before["library"]["count"] == 800
