@@ -11,6 +11,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_IMAGE = os.environ.get("MUSICSIM_TEST_IMAGE", "musicsim-test/debian13:trixie")
 
 
+def pytest_configure(config):
+    """The tests that run the service images of `make images`: `make test`
+    runs the others while those images are still being built."""
+    config.addinivalue_line("markers", "images: runs the service images `make images` builds")
+
+
 # A bare test container's disk of its own, as Molecule's test hosts (a
 # volume) and the demo host have one (inventories/local keeps its backup
 # repository there): a local repository must be on a file system other

@@ -36,6 +36,9 @@ PEBBLE = "musicsim-test/pebble:2.6"
 ROLE = ROOT / "roles/proxy"
 ADMIN = {"email": "admin@music-sim.test", "password": "throwaway-npm-password"}
 
+# Every test here after `make images` (tests/conftest.py).
+pytestmark = pytest.mark.images
+
 
 def _load(name, path):
     spec = importlib.util.spec_from_file_location(name, path)

@@ -29,7 +29,7 @@ export MUSICSIM_STEP_LOGS=${MUSICSIM_STEP_LOGS:-$PWD/.cache/molecule-logs}
 scenario_steps() {
     case $1 in
     demo) echo bench bad-change verify audit exposure backup disaster rebuild restore verify-restore upgrade verify-upgrade; return ;;
-    pytest) echo unit; return ;;
+    pytest) echo unit images; return ;;
     lint) echo yamllint ansible-lint syntax-check lock docs; return ;;
     esac
     python3 - "$1" <<'PY'
@@ -61,10 +61,42 @@ destroy_all() {
     docker volume rm -f "musicsim-$1-outside" >/dev/null 2>&1
 }
 
+# What a lane's step needs of the set-up, when `make test` runs the lanes
+# beside it (tests/harness/suite.sh): nothing (the linters), the bare
+# Debian 13 host image (the unit tests), the service images (the unit tests
+# of the proxy's modules against nginx-proxy-manager), or every image and
+# the store the test hosts start from (the scenarios and the demo).
+step_needs() {
+    case $1:$2 in
+    lint:*) ;;
+    pytest:unit) echo host ;;
+    pytest:images) echo images ;;
+    *) echo store ;;
+    esac
+}
+
+# Wait until the set-up has made what a step needs ($MUSICSIM_SETUP_DIR/NAME
+# says ok, or fail); at once when the set-up is not running beside the lanes
+# (`make molecule` built it all first).
+wait_setup() {
+    local need=$1 scenario=$2
+    [ -n "$need" ] && [ -n "${MUSICSIM_SETUP_DIR:-}" ] || return 0
+    until [ -e "$MUSICSIM_SETUP_DIR/$need" ]; do
+        sleep 5
+    done
+    [ "$(cat "$MUSICSIM_SETUP_DIR/$need")" = ok ] && return 0
+    echo "=== $scenario: not run: the set-up of what it needs ($need) failed (see setup: above)"
+    return 1
+}
+
 run_scenario() {
     local scenario=$1 step name log line
     local -a steps cmd
     local -A seen=()
+    case $scenario in
+    lint | pytest) ;;
+    *) wait_setup "$(step_needs "$scenario" create)" "$scenario" || return 1 ;;
+    esac
     # A scenario whose host could not be built (Ubuntu's archive did not
     # answer) is skipped, by name and with the reason, not failed:
     # .cache/skip/SCENARIO says why.
@@ -90,7 +122,13 @@ run_scenario() {
         if [ "$scenario" = demo ]; then
             cmd=("$here/demo-step.sh" "$step")
         elif [ "$scenario" = pytest ]; then
-            cmd=(pytest -q -p no:cacheprovider tests)
+            wait_setup "$(step_needs pytest "$step")" "$scenario:$step" || return 1
+            # unit: all but the tests marked `images`; images: those.
+            if [ "$step" = unit ]; then
+                cmd=(pytest -q -p no:cacheprovider -m "not images" tests)
+            else
+                cmd=(pytest -q -p no:cacheprovider -m images tests)
+            fi
         elif [ "$scenario" = lint ]; then
             case $step in
             yamllint) cmd=(yamllint --strict .) ;;
@@ -137,16 +175,21 @@ jobs=${MUSICSIM_JOBS:-1}
 if [ "$jobs" -gt 1 ] && [ $# -gt 1 ]; then
     # The longest first, by the sum of their stages' budgets
     # (stage-budgets.tsv), so that the last to start are short and no lane
-    # is left running alone at the end. xargs starts the next scenario when
-    # one ends, and exits non-zero when any of them failed.
-    python3 - "$here/stage-budgets.tsv" "$@" <<'PY' | MUSICSIM_QUIET=1 xargs -P "$jobs" -n 1 "$0" --one
+    # is left running alone at the end. Beside the set-up (suite.sh), the
+    # lanes that need less of it go first: the linters, then the unit
+    # tests. xargs starts the next scenario when one ends, and exits
+    # non-zero when any of them failed.
+    python3 - "$here/stage-budgets.tsv" "${MUSICSIM_SETUP_DIR:+early}" "$@" <<'PY' | MUSICSIM_QUIET=1 xargs -P "$jobs" -n 1 "$0" --one
 import collections, sys
 budgets = collections.Counter()
 for line in open(sys.argv[1]):
     if line.strip() and not line.startswith("#"):
         stage, seconds = line.split()
         budgets[stage.split(":")[0]] += int(seconds)
-for scenario in sorted(sys.argv[2:], key=lambda name: -budgets[name]):
+early = ["lint", "pytest"] if sys.argv[2] else []
+def order(name):
+    return (early.index(name) if name in early else len(early), -budgets[name])
+for scenario in sorted(sys.argv[3:], key=order):
     print(scenario)
 PY
     exit
