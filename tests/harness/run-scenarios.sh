@@ -62,31 +62,39 @@ destroy_all() {
 }
 
 # What a lane's step needs of the set-up, when `make test` runs the lanes
-# beside it (tests/harness/suite.sh): nothing (the linters), the bare
-# Debian 13 host image (the unit tests), the service images (the unit tests
-# of the proxy's modules against nginx-proxy-manager), or every image and
-# the store the test hosts start from (the scenarios and the demo).
+# beside it (tests/harness/suite.sh), in the order the set-up makes it:
+# nothing (the linters); the bare Debian 13 host image (`host`: the unit
+# tests); the other host images (`hosts`: the raspberry-pi scenario, on
+# Debian 12); the service images (`images`: the unit tests of the proxy's
+# modules against nginx-proxy-manager; the host scenario, which runs a
+# container of the slim base, and the ubuntu one, which loads its images
+# itself); or the store the other scenarios' and the demo's test hosts
+# start from (`store`, last).
 step_needs() {
     case $1:$2 in
     lint:*) ;;
     pytest:unit) echo host ;;
     pytest:images) echo images ;;
+    raspberry-pi:*) echo hosts ;;
+    host:* | ubuntu:*) echo hosts images ;;
     *) echo store ;;
     esac
 }
 
-# Wait until the set-up has made what a step needs ($MUSICSIM_SETUP_DIR/NAME
+# Wait until the set-up has made what a step needs ($MUSICSIM_SETUP_DIR/PART
 # says ok, or fail); at once when the set-up is not running beside the lanes
 # (`make molecule` built it all first).
 wait_setup() {
-    local need=$1 scenario=$2
-    [ -n "$need" ] && [ -n "${MUSICSIM_SETUP_DIR:-}" ] || return 0
-    until [ -e "$MUSICSIM_SETUP_DIR/$need" ]; do
-        sleep 5
+    local needs=$1 scenario=$2 part
+    [ -n "${MUSICSIM_SETUP_DIR:-}" ] || return 0
+    for part in $needs; do
+        until [ -e "$MUSICSIM_SETUP_DIR/$part" ]; do
+            sleep 5
+        done
+        [ "$(cat "$MUSICSIM_SETUP_DIR/$part")" = ok ] && continue
+        echo "=== $scenario: not run: the set-up of what it needs ($part) failed (see setup: above)"
+        return 1
     done
-    [ "$(cat "$MUSICSIM_SETUP_DIR/$need")" = ok ] && return 0
-    echo "=== $scenario: not run: the set-up of what it needs ($need) failed (see setup: above)"
-    return 1
 }
 
 run_scenario() {
@@ -176,8 +184,8 @@ if [ "$jobs" -gt 1 ] && [ $# -gt 1 ]; then
     # The longest first, by the sum of their stages' budgets
     # (stage-budgets.tsv), so that the last to start are short and no lane
     # is left running alone at the end. Beside the set-up (suite.sh), the
-    # lanes that need less of it go first: the linters, then the unit
-    # tests. xargs starts the next scenario when one ends, and exits
+    # lanes that need less of it go first, in the order it is made
+    # (step_needs). xargs starts the next scenario when one ends, and exits
     # non-zero when any of them failed.
     python3 - "$here/stage-budgets.tsv" "${MUSICSIM_SETUP_DIR:+early}" "$@" <<'PY' | MUSICSIM_QUIET=1 xargs -P "$jobs" -n 1 "$0" --one
 import collections, sys
@@ -186,7 +194,7 @@ for line in open(sys.argv[1]):
     if line.strip() and not line.startswith("#"):
         stage, seconds = line.split()
         budgets[stage.split(":")[0]] += int(seconds)
-early = ["lint", "pytest"] if sys.argv[2] else []
+early = ["lint", "pytest", "raspberry-pi", "host", "ubuntu"] if sys.argv[2] else []
 def order(name):
     return (early.index(name) if name in early else len(early), -budgets[name])
 for scenario in sorted(sys.argv[3:], key=order):

@@ -10,11 +10,13 @@
 # same time (run-scenarios.sh, MUSICSIM_JOBS at a time), and each step waits
 # for what it needs (run-scenarios.sh's step_needs): the linters need only
 # the toolchain; the unit tests need the bare host image; the unit tests of
-# the proxy's modules need the nginx-proxy-manager images; the scenarios
-# and the demo need the store. So the linters and the unit tests, about 20
-# minutes of lane, run while the images are built (about 19 minutes on the
-# 2-core test machine, much of it spent waiting on the mirrors and
-# registries), no longer before the scenarios' turn.
+# the proxy's modules need the nginx-proxy-manager images; the scenarios of
+# the machine itself (raspberry-pi, host, ubuntu) need the host images, and
+# the last two the service images; the other scenarios and the demo need
+# the store. So the linters, the unit tests and those three scenarios
+# (about 55 minutes of lane on the 2-core test machine) can start while the
+# images are built (about 19 minutes there, much of it spent waiting on
+# the mirrors and registries), no longer only after.
 set -u -o pipefail
 cd "$(dirname "$0")/../.."
 here=tests/harness
@@ -47,13 +49,18 @@ setup() {
     local rc=0 images
     # A part that was never told (this shell stopped early) is a failure:
     # no lane waits for ever.
-    trap 'for part in host images store; do [ -e "$MUSICSIM_SETUP_DIR/$part" ] || tell "$part" fail; done' EXIT
+    trap 'for part in host hosts images store; do [ -e "$MUSICSIM_SETUP_DIR/$part" ] || tell "$part" fail; done' EXIT
     $stage setup:images "${build[@]}" images &
     images=$!
     if $stage setup:image "${build[@]}" image; then tell host ok; else tell host fail; rc=1; fi
     # They mostly wait on the mirrors: at once (the one with Docker is made
     # from the bare one).
-    [ "$rc" -ne 0 ] || $stage setup:hosts "${build[@]}" -j3 --output-sync=target "${hosts[@]}" || rc=1
+    if [ "$rc" -eq 0 ] && $stage setup:hosts "${build[@]}" -j3 --output-sync=target "${hosts[@]}"; then
+        tell hosts ok
+    else
+        tell hosts fail
+        rc=1
+    fi
     if wait "$images"; then tell images ok; else tell images fail; rc=1; fi
     if [ "$rc" -eq 0 ] && $stage setup:store "${build[@]}" image-store; then tell store ok; else tell store fail; rc=1; fi
     return "$rc"
