@@ -21,8 +21,9 @@
 #            noble-updates and noble-security: Docker 29 is what installs),
 #            the ubuntu scenario's host (musicsim-test/ubuntu2404:noble).
 #            Ubuntu's archive is not among the registries the test machines
-#            are promised: when it does not answer, the build says so and
-#            exits 3, and that scenario is skipped by name
+#            are promised: when it does not answer (asked each time, even
+#            when the image is kept), the build says so and exits 3, and
+#            that scenario is skipped by name
 #            (tests/harness/run-scenarios.sh), not the whole suite failed.
 #
 # The image carries a label with the hash of this recipe; while the recipe is
@@ -93,16 +94,27 @@ ca_bundle=/etc/ssl/certs/ca-certificates.crt
 recipe=$(cat "$0"; echo "$flavour $suite $arch $packages $mirror"; [ "$slim" = no ] || cat "$ca_bundle")
 hash=$(printf '%s' "$recipe" | sha256sum | cut -c1-16)
 
+apt_install() {
+    # Flavours may be built at once (make test): the second waits for apt.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "$@" >/dev/null
+}
+
+# The ubuntu scenario installs Docker from the archive (noble-updates), so
+# an Ubuntu image made while the archive answered is of no use once it does
+# not: asked every time, the image kept or not.
+if [ "$flavour" = noble ]; then
+    command -v curl >/dev/null 2>&1 || apt_install curl
+    if ! curl -fsS --retry 2 -m 30 -o /dev/null "$mirror/dists/noble-updates/InRelease"; then
+        echo "base image: Ubuntu's archive ($mirror) does not answer: $image not usable" >&2
+        exit 3
+    fi
+fi
+
 current=$(docker image inspect --format '{{index .Config.Labels "org.musicsim.recipe"}}' "$image" 2>/dev/null || true)
 if [ "$current" = "$hash" ]; then
     echo "base image: $image is up to date (recipe $hash)"
     exit 0
 fi
-
-apt_install() {
-    # Flavours may be built at once (.ci/run): the second waits for apt.
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "$@" >/dev/null
-}
 command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
 
 if [ "$arch" != "$(dpkg --print-architecture)" ]; then
@@ -142,7 +154,6 @@ if [ "$flavour" = noble ]; then
     # hash is written here.
     keyring_deb=ubuntu-keyring_2023.11.28.1_all.deb
     keyring_sha256=36de43b15853ccae0028e9a767613770c704833f82586f28eb262f0311adb8a8
-    command -v curl >/dev/null 2>&1 || apt_install curl
     if ! curl -fsS --retry 2 -m 60 -o "$root.keyring.deb" "$mirror/pool/main/u/ubuntu-keyring/$keyring_deb"; then
         echo "base image: Ubuntu's archive ($mirror) does not answer: $image not built" >&2
         exit 3
