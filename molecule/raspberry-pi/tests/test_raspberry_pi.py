@@ -161,3 +161,24 @@ def test_docker_from_debian_12_is_refused_before_any_change(host):
     assert touched == [], touched
     assert fingerprint(host) == sums
     assert not host.package("docker.io").is_installed
+
+
+def test_host_yml_alone_checks_docker_before_base_and_security_change_anything(host):
+    """playbooks/host.yml run on its own (site.yml checks every role first,
+    in role-checks.yml) checks the docker role's input too before the base
+    and security roles run: Debian's packages on Debian 12 are refused with
+    nothing changed."""
+    before, sums = changed_paths(), fingerprint(host)
+    result = subprocess.run(
+        ["ansible-playbook", "playbooks/host.yml", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+         "-e", "docker_source=distro"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_LOG_PATH="/dev/null"))
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert 'Set docker_source to "docker"' in output, output[-3000:]
+    assert "TASK [base :" not in output, output[-3000:]
+    assert "changed: [" not in output
+    touched = [path for path in changed_paths() - before if not path.startswith(SCRATCH)]
+    assert touched == [], touched
+    assert fingerprint(host) == sums
