@@ -94,6 +94,21 @@ def test_sshd_listens_by_itself_not_through_ssh_socket(host):
     assert "sshd" in listeners and "systemd" not in listeners, listeners
 
 
+def test_a_new_ssh_port_moves_sshd_and_the_firewall_with_it(host):
+    """security_ssh_port 2222 (side_effect.yml): the admin logs in on 2222
+    from the LAN; nothing listens on 22 any more, not ssh.socket either;
+    UFW lets SSH in on 2222 and no longer on 22. The other tests find it
+    back on 22."""
+    seen = json.loads(host.file("/var/tmp/ssh-port.json").content_string)
+    assert seen["logins"] == {"2222": 0, "22": 255}, seen["login_errors"]
+    listening = {line.split()[3].rsplit(":", 1)[1]: line for line in seen["listeners"]}
+    assert "sshd" in listening.get("2222", ""), seen["listeners"]
+    assert "22" not in listening, listening["22"]
+    assert seen["socket"] == "inactive"
+    rules = [line.split()[0] for line in seen["ufw"] if "ALLOW" in line]
+    assert "2222/tcp" in rules and "22/tcp" not in rules, seen["ufw"]
+
+
 def test_security_upgrades_follow_ubuntus_archive(host):
     origins = host.check_output("apt-config dump Unattended-Upgrade::Allowed-Origins "
                                 "Unattended-Upgrade::Origins-Pattern")
