@@ -82,6 +82,10 @@ def test_never_sleeps(host):
     for setting in ["AllowSuspend=no", "AllowHibernation=no", "AllowSuspendThenHibernate=no",
                     "AllowHybridSleep=no"]:
         assert setting in sleep, setting
+    # And nothing can start a sleep target.
+    for target in ["sleep.target", "suspend.target", "hibernate.target", "hybrid-sleep.target",
+                   "suspend-then-hibernate.target"]:
+        assert host.run(f"systemctl is-enabled {target}").stdout.strip() == "masked", target
 
 
 def test_memory_cgroup_in_cmdline(host):

@@ -121,6 +121,7 @@ def test_the_laptop_never_sleeps(host):
     assert "HandleLidSwitch=ignore" in logind
     sleep = host.check_output("systemd-analyze cat-config systemd/sleep.conf").splitlines()
     assert "AllowSuspend=no" in sleep
+    assert host.run("systemctl is-enabled suspend.target").stdout.strip() == "masked"
 
 
 # --- The firewall on Docker 29 ------------------------------------------------------
