@@ -6,9 +6,12 @@ too; files that cannot be read leave a snapshot and a warning; a wrong
 repository password stops the role and leaves the repository as it was;
 a lost machine comes back from a local disk, an SFTP host and an S3 store."""
 
+import hashlib
 import json
+import lzma
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -124,31 +127,65 @@ def test_the_files_restore_byte_for_byte(host):
         assert original and restored == original, source
 
 
-def test_debian_12s_restic_backs_up_too(host, tmp_path):
-    # Debian 12 (still under many Raspberry Pi OS installs) has restic 0.14:
-    # no --retry-lock (0.16) and no --stdin-from-command (0.17), which the
-    # backup program uses where restic has them. 0.14's static binary comes
-    # from this build machine's own archive (Debian 12) and runs here.
-    subprocess.run(["apt-get", "download", "restic"], cwd=tmp_path, check=True, capture_output=True)
-    deb = next(tmp_path.glob("restic_*.deb"))
+# The restic releases before the role's own (Debian 13's 0.18) that the
+# backup program is run with: Debian 12's 0.14 (still under many Raspberry
+# Pi OS installs: no --retry-lock, no --stdin-from-command), Ubuntu 24.04's
+# 0.16 (--retry-lock only) and Ubuntu 25.04's 0.17 (both). The backup
+# program uses each option where restic has it. Their static binaries come
+# from those releases' archives: Debian 12's is this build machine's own.
+UBUNTU = "http://archive.ubuntu.com/ubuntu"
+OLDER_RESTICS = {"0.14": None, "0.16": "noble-updates", "0.17": "plucky"}
+
+
+def restic_from_ubuntu(tmp_path, suite):
+    """restic's binary from the package of an Ubuntu release: the package
+    named by the archive's index, checked against the index's SHA-256."""
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    try:
+        with urllib.request.urlopen(f"{UBUNTU}/dists/{suite}/universe/binary-{arch}/Packages.xz",
+                                    timeout=60) as reply:
+            index = lzma.decompress(reply.read()).decode()
+        stanza = next(part for part in index.split("\n\n") if part.startswith("Package: restic\n"))
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line)
+        deb = tmp_path / "restic.deb"
+        urllib.request.urlretrieve(f"{UBUNTU}/{fields['Filename']}", deb)
+    except OSError as error:
+        # Ubuntu's archive is not among the registries promised to the test
+        # machines (the ubuntu scenario is skipped the same way).
+        pytest.skip(f"Ubuntu's archive did not answer ({error}): restic from {suite} not run")
+    assert hashlib.sha256(deb.read_bytes()).hexdigest() == fields["SHA256"], fields["Filename"]
+    return deb
+
+
+@pytest.mark.parametrize("release", OLDER_RESTICS)
+def test_older_restics_back_up_too(host, tmp_path, release):
+    if OLDER_RESTICS[release] is None:
+        subprocess.run(["apt-get", "download", "restic"], cwd=tmp_path, check=True, capture_output=True)
+        deb = next(tmp_path.glob("restic_*.deb"))
+    else:
+        deb = restic_from_ubuntu(tmp_path, OLDER_RESTICS[release])
     subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "deb")], check=True)
-    binary = tmp_path / "deb/usr/bin/restic"
-    version = subprocess.run([str(binary), "version"], capture_output=True, text=True, check=True).stdout
-    assert version.startswith("restic 0.14."), f"not Debian 12's restic: {version}"
-    host.check_output("mkdir -p /opt/restic-0.14")
-    subprocess.run(["docker", "cp", str(binary), f"{host.backend.get_hostname()}:/opt/restic-0.14/restic"],
-                   check=True)
+    folder = f"/opt/restic-{release}"
+    host.check_output(f"mkdir -p {folder}")
+    subprocess.run(["docker", "cp", str(tmp_path / "deb/usr/bin/restic"),
+                    f"{host.backend.get_hostname()}:{folder}/restic"], check=True)
+    version = host.check_output(f"{folder}/restic version")
+    assert version.startswith(f"restic {release}."), f"not restic {release}: {version}"
     before = {snapshot["id"] for snapshot in snapshots(host, "db:megapi")}
-    # The service's environment, with 0.14 first on the PATH.
+    # The service's environment, with that restic first on the PATH.
     result = host.run("systemd-run --wait --collect --pipe --quiet"
                       " --property=EnvironmentFile=/etc/musicsim/backup/restic.env"
-                      " --setenv=PATH=/opt/restic-0.14:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+                      f" --setenv=PATH={folder}:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
                       " /usr/local/lib/musicsim/musicsim-backup run")
     assert result.rc == 0, result.stdout + result.stderr
     made = [snapshot for snapshot in snapshots(host, "db:megapi") if snapshot["id"] not in before]
     assert len(made) == 1
-    # restic 0.17 and later write their version into a snapshot; 0.14 did not.
-    assert "program_version" not in made[0], made[0]
+    # restic 0.17 and later write their version into a snapshot; before, not.
+    if release == "0.17":
+        assert made[0].get("program_version", "").startswith("restic 0.17."), made[0]
+    else:
+        assert "program_version" not in made[0], made[0]
     assert metrics(host)["musicsim_backup_last_run_success"] == 1
 
 
