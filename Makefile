@@ -25,7 +25,8 @@ SITE_SCENARIOS := site exposure disaster-recovery upgrade
 ROLE_SCENARIOS := $(filter-out $(SITE_SCENARIOS),$(notdir $(patsubst %/,%,$(dir $(wildcard molecule/*/molecule.yml)))))
 # The unit tests (pytest) and the linters run beside them, as two more
 # lanes. With several at a time, tests/harness/run-scenarios.sh starts the
-# longest first (by their budgets), so none is left running alone at the end.
+# longest first (by their budgets), so none is left running alone at the end;
+# in `make test`, the longest of those whose images are built.
 SCENARIOS ?= demo pytest $(ROLE_SCENARIOS) lint
 # Lanes run at a time, each scenario on its own test host. Two keep a
 # 2-core machine busy: with three, every stage ran about 45% longer and the

@@ -8,14 +8,17 @@
 # Three lanes are not Molecule scenarios: `demo` is `make bench` (which runs
 # `make demo` twice) as a newcomer runs it, then the site, exposure and
 # disaster-recovery scenarios' checks on that one converged host
-# (tests/harness/demo-step.sh); `pytest` is the unit layer (tests/); `lint`
-# is yamllint, ansible-lint, the syntax check of every playbook, and `make
-# lock` and `make docs` changing nothing (`make lint` alone). Each runs beside the scenarios.
+# (tests/harness/demo-step.sh); `pytest` is the unit layer (tests/), in
+# two steps: all but the tests marked `images`, then those; `lint` is
+# yamllint, ansible-lint, the syntax check of every playbook, and `make
+# lock` and `make docs` changing nothing (`make lint` alone). Each runs
+# beside the scenarios.
 #
 # MUSICSIM_JOBS=N runs N scenarios at a time (each on its own test host, with
-# its own Docker engine), the next one starting as soon as one ends; a
-# scenario's output then goes to its step logs only, and a failing step's
-# last lines are printed.
+# its own Docker engine), the next one starting as soon as one ends (the
+# longest of those whose set-up is made, when `make test` makes it beside
+# them: tests/harness/suite.sh); a scenario's output then goes to its step
+# logs only, and a failing step's last lines are printed.
 set -u -o pipefail
 here=$(dirname "$0")
 # Each step's output is kept, to read after a failure:
@@ -62,48 +65,70 @@ destroy_all() {
 }
 
 # What a lane's step needs of the set-up, when `make test` runs the lanes
-# beside it (tests/harness/suite.sh), in the order the set-up makes it:
-# nothing (the linters); the bare Debian 13 host image (`host`: the unit
-# tests); the other host images (`hosts`: the raspberry-pi scenario, on
-# Debian 12); the service images (`images`: the unit tests of the proxy's
-# modules against nginx-proxy-manager; the host scenario, which runs a
-# container of the slim base, and the ubuntu one, which loads its images
-# itself); or the store the other scenarios' and the demo's test hosts
-# start from (`store`, last).
+# beside it (tests/harness/suite.sh): nothing (the linters); the bare
+# Debian 13 host image (`host`: the unit tests); the other host images
+# (`hosts`: the raspberry-pi scenario, on Debian 12); the service images
+# (`images`: the unit tests of the proxy's modules against
+# nginx-proxy-manager; the host scenario, which runs a container of the
+# slim base); or the store the test hosts of the other scenarios and of the
+# demo start from (`store`, last).
 step_needs() {
     case $1:$2 in
     lint:*) ;;
     pytest:unit) echo host ;;
     pytest:images) echo images ;;
     raspberry-pi:*) echo hosts ;;
-    host:* | ubuntu:*) echo hosts images ;;
+    host:*) echo host images ;;
     *) echo store ;;
     esac
 }
 
-# Wait until the set-up has made what a step needs ($MUSICSIM_SETUP_DIR/PART
-# says ok, or fail); at once when the set-up is not running beside the lanes
-# (`make molecule` built it all first).
-wait_setup() {
-    local needs=$1 scenario=$2 part
+# What a lane needs to start: what its first step needs.
+lane_needs() {
+    case $1 in
+    pytest) step_needs pytest unit ;;
+    *) step_needs "$1" create ;;
+    esac
+}
+
+# ready PART...: 0 when each is made, 1 when one is not yet, 2 when one
+# failed, or the set-up stopped without saying (its process is gone).
+# Always 0 when the set-up is not running beside the lanes (`make
+# molecule` built it all first).
+ready() {
+    local part
     [ -n "${MUSICSIM_SETUP_DIR:-}" ] || return 0
-    for part in $needs; do
-        until [ -e "$MUSICSIM_SETUP_DIR/$part" ]; do
-            sleep 5
-        done
-        [ "$(cat "$MUSICSIM_SETUP_DIR/$part")" = ok ] && continue
-        echo "=== $scenario: not run: the set-up of what it needs ($part) failed (see setup: above)"
-        return 1
+    for part in "$@"; do
+        if [ ! -e "$MUSICSIM_SETUP_DIR/$part" ]; then
+            kill -0 "${MUSICSIM_SETUP_PID:-0}" 2>/dev/null || return 2
+            return 1
+        fi
+        [ "$(cat "$MUSICSIM_SETUP_DIR/$part")" = ok ] || return 2
     done
 }
 
+# Wait until the set-up has made what a step needs.
+wait_setup() {
+    local needs=$1 scenario=$2 state
+    while :; do
+        # shellcheck disable=SC2086 # the parts are words
+        ready $needs
+        state=$?
+        [ "$state" -eq 1 ] || break
+        sleep 5
+    done
+    [ "$state" -eq 0 ] && return 0
+    echo "=== $scenario: not run: the set-up of what it needs ($needs) failed (see setup: above)"
+    return 1
+}
+
 run_scenario() {
-    local scenario=$1 step name log line
+    local scenario=$1 step name log line failed=0
     local -a steps cmd
     local -A seen=()
     case $scenario in
     lint | pytest) ;;
-    *) wait_setup "$(step_needs "$scenario" create)" "$scenario" || return 1 ;;
+    *) wait_setup "$(lane_needs "$scenario")" "$scenario" || return 1 ;;
     esac
     # A scenario whose host could not be built (Ubuntu's archive did not
     # answer) is skipped, by name and with the reason, not failed:
@@ -130,7 +155,8 @@ run_scenario() {
         if [ "$scenario" = demo ]; then
             cmd=("$here/demo-step.sh" "$step")
         elif [ "$scenario" = pytest ]; then
-            wait_setup "$(step_needs pytest "$step")" "$scenario:$step" || return 1
+            # The two parts of the unit tests run whatever the other's result.
+            wait_setup "$(step_needs pytest "$step")" "$scenario:$step" || { failed=1; continue; }
             # unit: all but the tests marked `images`; images: those.
             if [ "$step" = unit ]; then
                 cmd=(pytest -q -p no:cacheprovider -m "not images" tests)
@@ -160,18 +186,19 @@ run_scenario() {
         if [ "${MUSICSIM_QUIET:-0}" = 1 ]; then
             if "$here/stage.sh" "$scenario:$name" "${cmd[@]}" >"$log" 2>&1; then
                 tail -n 1 "$log"
-            else
-                echo "=== $scenario:$name failed; the end of $log:"
-                tail -n 80 "$log"
-                destroy_all "$scenario" || true
-                return 1
+                continue
             fi
-        elif ! "$here/stage.sh" "$scenario:$name" "${cmd[@]}" 2>&1 | tee "$log"; then
-            destroy_all "$scenario" || true
-            return 1
+            echo "=== $scenario:$name failed; the end of $log:"
+            tail -n 80 "$log"
+        elif "$here/stage.sh" "$scenario:$name" "${cmd[@]}" 2>&1 | tee "$log"; then
+            continue
         fi
+        # A failed step ends its scenario, but for the unit tests' two parts.
+        failed=1
+        [ "$scenario" = pytest ] || break
     done
     destroy_all "$scenario" || true
+    return "$failed"
 }
 
 if [ "${1:-}" = --one ]; then
@@ -179,28 +206,56 @@ if [ "${1:-}" = --one ]; then
     exit
 fi
 
-jobs=${MUSICSIM_JOBS:-1}
-if [ "$jobs" -gt 1 ] && [ $# -gt 1 ]; then
-    # The longest first, by the sum of their stages' budgets
-    # (stage-budgets.tsv), so that the last to start are short and no lane
-    # is left running alone at the end. Beside the set-up (suite.sh), the
-    # lanes that need less of it go first, in the order it is made
-    # (step_needs). xargs starts the next scenario when one ends, and exits
-    # non-zero when any of them failed.
-    python3 - "$here/stage-budgets.tsv" "${MUSICSIM_SETUP_DIR:+early}" "$@" <<'PY' | MUSICSIM_QUIET=1 xargs -P "$jobs" -n 1 "$0" --one
+# Lanes, longest first by the sum of their stages' budgets
+# (stage-budgets.tsv), so that the last to start are short and no lane is
+# left running alone at the end.
+by_length() {
+    python3 - "$here/stage-budgets.tsv" "$@" <<'PY'
 import collections, sys
 budgets = collections.Counter()
 for line in open(sys.argv[1]):
     if line.strip() and not line.startswith("#"):
         stage, seconds = line.split()
         budgets[stage.split(":")[0]] += int(seconds)
-early = ["lint", "pytest", "raspberry-pi", "host", "ubuntu"] if sys.argv[2] else []
-def order(name):
-    return (early.index(name) if name in early else len(early), -budgets[name])
-for scenario in sorted(sys.argv[3:], key=order):
-    print(scenario)
+print(" ".join(sorted(sys.argv[2:], key=lambda name: -budgets[name])))
 PY
-    exit
+}
+
+jobs=${MUSICSIM_JOBS:-1}
+if [ "$jobs" -gt 1 ] && [ $# -gt 1 ]; then
+    # MUSICSIM_JOBS lanes at a time, each in a process of its own. When one
+    # ends, the longest lane whose first step can start now starts: beside
+    # the set-up (suite.sh), those that need less of it run while it goes
+    # on (a lane whose set-up failed starts, to say so). Non-zero when any
+    # lane failed.
+    read -r -a pending <<<"$(by_length "$@")"
+    declare -A running=()
+    rc=0
+    while [ "${#pending[@]}" -gt 0 ] || [ "${#running[@]}" -gt 0 ]; do
+        alive=$(jobs -rp)
+        for pid in "${!running[@]}"; do
+            grep -qx "$pid" <<<"$alive" && continue
+            wait "$pid" || rc=1
+            unset "running[$pid]"
+        done
+        started=
+        if [ "${#running[@]}" -lt "$jobs" ]; then
+            for i in "${!pending[@]}"; do
+                lane=${pending[$i]}
+                # shellcheck disable=SC2046 # the parts are words
+                ready $(lane_needs "$lane")
+                [ $? -ne 1 ] || continue
+                MUSICSIM_QUIET=1 "$0" --one "$lane" &
+                running[$!]=$lane
+                unset "pending[$i]"
+                pending=("${pending[@]}")
+                started=1
+                break
+            done
+        fi
+        [ -n "$started" ] || sleep 2
+    done
+    exit "$rc"
 fi
 
 rc=0

@@ -1,22 +1,23 @@
 #!/bin/bash
 # `make test`: the set-up and every lane, each lane starting as soon as what
-# it needs is there.
+# it needs is made.
 #   suite.sh LANE...     (the Makefile's SCENARIOS)
-# The set-up runs in the background: the bare Debian 13 host image and the
-# service images (with their slim bases) at once, then the other host images
-# (Debian 13 with Docker, Debian 12, Ubuntu 24.04), then the store the test
-# hosts start from (tests/harness/image-store.sh). Each part, once made or
-# failed, says so in a file of $MUSICSIM_SETUP_DIR. The lanes start at the
-# same time (run-scenarios.sh, MUSICSIM_JOBS at a time), and each step waits
-# for what it needs (run-scenarios.sh's step_needs): the linters need only
-# the toolchain; the unit tests need the bare host image; the unit tests of
-# the proxy's modules need the nginx-proxy-manager images; the scenarios of
-# the machine itself (raspberry-pi, host, ubuntu) need the host images, and
-# the last two the service images; the other scenarios and the demo need
-# the store. So the linters, the unit tests and those three scenarios
-# (about 55 minutes of lane on the 2-core test machine) can start while the
-# images are built (about 19 minutes there, much of it spent waiting on
-# the mirrors and registries), no longer only after.
+# The set-up runs in the background, in a process group of its own (stopped
+# with the suite): the bare Debian 13 host image and the service images
+# (with their slim bases) at once, then the other host images (Debian 13
+# with Docker, Debian 12, Ubuntu 24.04), then the store the test hosts start
+# from (tests/harness/image-store.sh). Each part, once made or failed, says
+# so in a file of $MUSICSIM_SETUP_DIR. The lanes run at the same time,
+# MUSICSIM_JOBS at a time (run-scenarios.sh): when one ends, the longest
+# that can start does, and each step waits for what it needs
+# (run-scenarios.sh's step_needs). The linters need only the toolchain; the
+# unit tests need the bare host image, and their tests of the proxy's
+# modules the nginx-proxy-manager images; the raspberry-pi scenario needs
+# Debian 12's image, and the host scenario the bare one and the service
+# images; the other scenarios and the demo need the store. So the linters,
+# the unit tests and those two scenarios (about 45 minutes of lane on the
+# 2-core test machine) can run while the images are built, no longer only
+# after.
 set -u -o pipefail
 cd "$(dirname "$0")/../.."
 here=tests/harness
@@ -24,31 +25,22 @@ stage=$here/stage.sh
 # stage.sh runs a command, not a function.
 build=(make --no-print-directory)
 
-$stage setup:venv "${build[@]}" venv || exit 1
-$stage setup:engine "${build[@]}" engine || exit 1
-
-MUSICSIM_SETUP_DIR=$(mktemp -d /tmp/musicsim-setup.XXXXXX)
-export MUSICSIM_SETUP_DIR
-trap 'rm -rf "$MUSICSIM_SETUP_DIR"' EXIT
-
 # tell PART ok|fail: what the waiting lanes read (written whole, then moved).
 tell() {
     echo "$2" >"$MUSICSIM_SETUP_DIR/.$1" && mv "$MUSICSIM_SETUP_DIR/.$1" "$MUSICSIM_SETUP_DIR/$1"
 }
 
-# The host images only the scenarios that run on them need.
-hosts=(docker-host-image)
-for lane in "$@"; do
-    case $lane in
-    raspberry-pi) hosts+=(pi-image) ;;
-    ubuntu) hosts+=(ubuntu-image) ;;
-    esac
-done
-
+# suite.sh --setup LANE...: the set-up alone (started below).
 setup() {
-    local rc=0 images
-    # A part that was never told (this shell stopped early) is a failure:
-    # no lane waits for ever.
+    local rc=0 images hosts=(docker-host-image) lane
+    # The host images only the scenarios that run on them need.
+    for lane in "$@"; do
+        case $lane in
+        raspberry-pi) hosts+=(pi-image) ;;
+        ubuntu) hosts+=(ubuntu-image) ;;
+        esac
+    done
+    # A part that was never told (this shell stopped early) is a failure.
     trap 'for part in host hosts images store; do [ -e "$MUSICSIM_SETUP_DIR/$part" ] || tell "$part" fail; done' EXIT
     $stage setup:images "${build[@]}" images &
     images=$!
@@ -66,9 +58,27 @@ setup() {
     return "$rc"
 }
 
-setup &
-setup_pid=$!
+if [ "${1:-}" = --setup ]; then
+    shift
+    setup "$@"
+    exit
+fi
+
+$stage setup:venv "${build[@]}" venv || exit 1
+$stage setup:engine "${build[@]}" engine || exit 1
+
+MUSICSIM_SETUP_DIR=$(mktemp -d /tmp/musicsim-setup.XXXXXX)
+export MUSICSIM_SETUP_DIR
+# A session of its own, so that stopping the suite (Ctrl-C) stops the
+# builds too: a background job would ignore the terminal's interrupt, and
+# go on building while another run starts.
+setsid "$0" --setup "$@" &
+MUSICSIM_SETUP_PID=$!
+export MUSICSIM_SETUP_PID
+trap 'kill -TERM -- "-$MUSICSIM_SETUP_PID" 2>/dev/null; rm -rf "$MUSICSIM_SETUP_DIR"' EXIT
+trap 'exit 130' INT TERM
+
 rc=0
 "$here/run-scenarios.sh" "$@" || rc=1
-wait "$setup_pid" || rc=1
+wait "$MUSICSIM_SETUP_PID" || rc=1
 exit "$rc"
