@@ -181,11 +181,11 @@ def test_older_restics_back_up_too(host, tmp_path, release):
     assert result.rc == 0, result.stdout + result.stderr
     made = [snapshot for snapshot in snapshots(host, "db:megapi") if snapshot["id"] not in before]
     assert len(made) == 1
-    # restic 0.17 and later write their version into a snapshot; before, not.
-    if release == "0.17":
-        assert made[0].get("program_version", "").startswith("restic 0.17."), made[0]
-    else:
+    # restic 0.16 and later write their version into a snapshot; 0.14 did not.
+    if release == "0.14":
         assert "program_version" not in made[0], made[0]
+    else:
+        assert made[0].get("program_version", "").startswith(f"restic {release}."), made[0]
     assert metrics(host)["musicsim_backup_last_run_success"] == 1
 
 
